@@ -1,0 +1,1 @@
+"""Tooling around the ai-infra Pulumi program: hardware and price catalog, offline plans, costs, sizing, preflight."""

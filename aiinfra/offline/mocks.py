@@ -1,0 +1,163 @@
+"""Realistic provider answers for the mock engine: resource outputs keyed on type token, and invokes.
+
+Output and invoke result keys use the wire (camelCase) names the providers use; the SDK
+silently drops snake_case keys. Ids are derived from the resource name, so plans are
+stable run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+ACCOUNT_ID = "123456789012"
+GCP_PROJECT = "ai-infra-offline"
+
+# EC2-style id prefixes by type token.
+_AWS_ID_PREFIX = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "sg",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+    "aws:ec2/flowLog:FlowLog": "fl",
+    "aws:efs/fileSystem:FileSystem": "fs",
+    "aws:efs/mountTarget:MountTarget": "fsmt",
+    "aws:fsx/lustreFileSystem:LustreFileSystem": "fs",
+    "aws:fsx/dataRepositoryAssociation:DataRepositoryAssociation": "dra",
+}
+
+
+def _hex(seed: str, n: int = 17) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def _autoname(name: str) -> str:
+    """Pulumi's auto-naming: the logical name plus a random-looking suffix."""
+    return f"{name}-{_hex(name, 7)}"
+
+
+class PlanMocks(pulumi.runtime.Mocks):
+    """Answers the engine's provider calls with plausible values for offline plans."""
+
+    def __init__(self, region: str = "us-east-1", gcp_project: str = GCP_PROJECT) -> None:
+        self.region = region
+        self.gcp_project = gcp_project
+
+    # -- resources ------------------------------------------------------------------------
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        token, name, inputs = args.typ, args.name, dict(args.inputs)
+        outputs = dict(inputs)
+        package = token.split(":")[0]
+        if package == "aws":
+            rid = self._aws_outputs(token, name, outputs)
+        elif package == "gcp":
+            rid = self._gcp_outputs(token, name, outputs)
+        else:
+            rid = f"{name}-{_hex(name, 8)}"
+            if token.startswith("kubernetes:"):
+                meta = dict(outputs.get("metadata") or {})
+                meta.setdefault("name", _autoname(name))
+                outputs["metadata"] = meta
+        return rid, outputs
+
+    def _aws_outputs(self, token: str, name: str, out: dict[str, Any]) -> str:
+        prefix = _AWS_ID_PREFIX.get(token)
+        rid = f"{prefix}-0{_hex(name)}" if prefix else out.get("name") or _autoname(name)
+        service = token.split(":")[1].split("/")[0]
+        out.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{rid}")
+        if token == "aws:s3/bucket:Bucket":
+            bucket = out.get("bucket") or _autoname(name)
+            rid = bucket
+            out.update(bucket=bucket, arn=f"arn:aws:s3:::{bucket}", bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                       region=self.region)
+        elif token in ("aws:iam/role:Role", "aws:iam/instanceProfile:InstanceProfile", "aws:iam/policy:Policy"):
+            kind = {"aws:iam/role:Role": "role", "aws:iam/instanceProfile:InstanceProfile": "instance-profile",
+                    "aws:iam/policy:Policy": "policy"}[token]
+            iam_name = out.get("name") or _autoname(name)
+            rid = iam_name
+            out.update(name=iam_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{iam_name}", uniqueId=f"AROA{_hex(name, 17).upper()}")
+        elif token == "aws:autoscaling/group:Group":
+            rid = out.get("name") or _autoname(name)
+            out.update(name=rid, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{_hex(name, 8)}:autoScalingGroupName/{rid}")
+        elif token == "aws:ec2/launchTemplate:LaunchTemplate":
+            out.update(latestVersion=1, defaultVersion=1)
+        elif token == "aws:ec2/placementGroup:PlacementGroup":
+            rid = out.get("name") or _autoname(name)
+            out.update(name=rid, placementGroupId=f"pg-0{_hex(name)}")
+        elif token == "aws:efs/fileSystem:FileSystem":
+            out.update(dnsName=f"{rid}.efs.{self.region}.amazonaws.com")
+        elif token == "aws:fsx/lustreFileSystem:LustreFileSystem":
+            out.update(dnsName=f"{rid}.fsx.{self.region}.amazonaws.com", mountName=_hex(name, 8))
+        elif token == "aws:cloudwatch/logGroup:LogGroup":
+            rid = out.get("name") or _autoname(name)
+            out.update(name=rid, arn=f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{rid}")
+        elif token == "aws:ec2/vpc:Vpc":
+            out.update(defaultSecurityGroupId=f"sg-0{_hex(name + 'default')}", mainRouteTableId=f"rtb-0{_hex(name + 'main')}")
+        out.setdefault("id", rid)
+        return rid
+
+    def _gcp_outputs(self, token: str, name: str, out: dict[str, Any]) -> str:
+        resource_name = out.get("name") or _autoname(name)
+        out.setdefault("name", resource_name)
+        project = out.get("project") or self.gcp_project
+        out.setdefault("project", project)
+        collection = token.split(":")[2].lower() + "s"
+        rid = f"projects/{project}/{collection}/{resource_name}"
+        out.setdefault("selfLink", f"https://www.googleapis.com/compute/v1/{rid}")
+        if token == "gcp:serviceaccount/account:Account":
+            email = f"{out.get('accountId', resource_name)}@{project}.iam.gserviceaccount.com"
+            out.update(email=email, member=f"serviceAccount:{email}")
+        if token == "gcp:storage/bucket:Bucket":
+            out.setdefault("url", f"gs://{resource_name}")
+        return rid
+
+    # -- invokes ----------------------------------------------------------------------------
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        token, a = args.token, dict(args.args)
+        region = a.get("region") or self.region
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            letters = "abcdef"
+            return {"id": region, "names": [f"{region}{c}" for c in letters],
+                    "zoneIds": [f"use1-az{i + 1}" for i in range(len(letters))],
+                    "groupNames": [region] * len(letters), "state": "available", "region": region}, []
+        if token == "aws:ssm/getParameter:getParameter":
+            pname = a.get("name", "")
+            value = f"ami-0{_hex(pname)}" if "ami" in pname or "image_id" in pname else f"value-of-{pname}"
+            return {"id": pname, "name": pname, "value": value, "insecureValue": value, "type": "String",
+                    "version": 1, "arn": f"arn:aws:ssm:{region}::parameter{pname}", "withDecryption": True,
+                    "region": region}, []
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline-plan",
+                    "id": ACCOUNT_ID, "userId": "AIDAOFFLINEPLAN"}, []
+        if token == "aws:index/getRegion:getRegion":
+            return {"id": region, "name": region, "region": region, "endpoint": f"ec2.{region}.amazonaws.com",
+                    "description": region}, []
+        if token == "aws:index/getPartition:getPartition":
+            return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com",
+                    "reverseDnsPrefix": "com.amazonaws"}, []
+        if token == "gcp:compute/getZones:getZones":
+            gregion = a.get("region") or self.region
+            return {"id": f"projects/{self.gcp_project}/regions/{gregion}", "project": self.gcp_project,
+                    "region": gregion, "names": [f"{gregion}-{c}" for c in "abc"], "status": "UP"}, []
+        if token == "gcp:organizations/getProject:getProject":
+            return {"id": f"projects/{self.gcp_project}", "projectId": self.gcp_project,
+                    "number": "123456789012", "name": self.gcp_project}, []
+        if token == "gcp:organizations/getClientConfig:getClientConfig":
+            return {"id": "offline", "project": self.gcp_project, "region": self.region,
+                    "zone": f"{self.region}-a", "accessToken": "offline-token"}, []
+        raise NotImplementedError(
+            f"the offline plan has no mock answer for invoke {token!r}; add one in aiinfra/offline/mocks.py"
+        )

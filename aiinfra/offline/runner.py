@@ -1,0 +1,275 @@
+"""Runs the real Pulumi program under the mock engine, as the language host would, and captures it.
+
+No cloud, no credentials, no Pulumi CLI. The stock mock engine differs from the real one
+in ways that matter to a plan; this runner closes each gap:
+
+- URNs: the engine qualifies a child's type with its parents' full type chain and leaves
+  the root stack out of it; the stock mock uses only the direct parent and keeps the stack.
+- It records no parent, dependencies, provider or options: `PlanMonitor` reads them from
+  each register request.
+- Stack transforms (our cost tags) are run by the engine, not the SDK; the stock mock
+  drops them. `PlanMonitor` applies them to the inputs, as the engine does.
+- `pulumi.export` only reaches the monitor when the program runs through `run_in_stack`.
+- Settings, the root stack and config leak between runs: each run configures fresh
+  settings, clears the root, sets the config and uses a new event loop.
+- `Config()` defaults to project 'project' unless the project name is set; `PULUMI_CONFIG*`
+  environment variables leak into config: both are handled here.
+- Invoke answers use camelCase wire names (see `mocks.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import runpy
+import sys
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.settings import ROOT, configure
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+from aiinfra.offline.mocks import PlanMocks
+from aiinfra.offline.project import StackConfig
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+_SECRET_SIG = rpc._special_secret_sig
+
+
+class PlanError(Exception):
+    """The program failed: a config error or a program error (exit 2, clean message)."""
+
+
+@dataclass
+class PlannedResource:
+    urn: str
+    type: str
+    name: str
+    parent: str | None
+    custom: bool
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    id: str | None
+    protect: bool
+    retain_on_delete: bool
+    provider: str | None
+    dependencies: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
+            "custom": self.custom, "inputs": self.inputs, "protect": self.protect,
+            "retain_on_delete": self.retain_on_delete, "provider": self.provider,
+            "dependencies": self.dependencies,
+        }
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    exports: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    """The stack config the program ran with (full keys, decoded)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "resources": [r.to_json() for r in self.resources],
+            "exports": self.exports,
+        }
+
+    def by_type(self, token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == token]
+
+
+def engine_urn(stack: str, project: str, parent_urn: str, type_: str, name: str) -> str:
+    """The URN the Pulumi engine gives a resource (full parent type chain, root stack omitted)."""
+    qualified = type_
+    if parent_urn:
+        parent_qualified = parent_urn.split("::")[2]
+        if parent_qualified != STACK_TYPE:
+            qualified = f"{parent_qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{qualified}::{name}"
+
+
+def _plain(value: Any) -> Any:
+    """Inputs as JSON: secrets masked, unknowns named, resource references as URNs."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == _SECRET_SIG:
+            return "[secret]"
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_name", str(value))
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # protobuf Structs carry every number as a double
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if value is rpc.UNKNOWN or str(value) == rpc.UNKNOWN:
+        return "[unknown]"
+    return str(value)
+
+
+class PlanMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, with engine URNs, recorded options, and stack transforms applied."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks, project: str, stack: str) -> None:
+        super().__init__(mocks)
+        self.project = project
+        self.stack = stack
+        self.captured: list[PlannedResource] = []
+        self.exports: dict[str, Any] = {}
+        self._stack_urn = engine_urn(stack, project, "", STACK_TYPE, f"{project}-{stack}")
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(self.stack, self.project, parent, type_, name)
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        pulumi_mocks._ensure_event_loop()
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        transformed = self._transform(request, inputs)
+        if transformed is not inputs:
+            request = _with_object(request, transformed)
+            inputs = transformed
+        response = super().RegisterResource(request)
+        urn = response.urn
+        outputs: dict[str, Any] = {}
+        rid = None
+        if request.type != STACK_TYPE:
+            reg = self.resources.get(urn)
+            if reg is not None:
+                outputs, rid = dict(reg.state), reg.id
+        self.captured.append(PlannedResource(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=_plain(inputs),
+            outputs=_plain(outputs),
+            id=rid,
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider or None,
+            dependencies=sorted(set(request.dependencies)),
+        ))
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        if request.urn == self._stack_urn:
+            pulumi_mocks._ensure_event_loop()
+            self.exports = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
+        return super().RegisterResourceOutputs(request)
+
+    def _transform(self, request: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Run the resource's own transforms, then the stack's, as the engine does."""
+        fns = pulumi_mocks._resolve_callbacks(request.transforms) + list(self._stack_transforms)
+        if not fns or request.type == STACK_TYPE:
+            return inputs
+        props = inputs
+        for fn in fns:
+            args = pulumi.ResourceTransformArgs(custom=bool(request.custom), type_=request.type,
+                                                name=request.name, props=props, opts=pulumi.ResourceOptions())
+            result = fn(args)
+            if asyncio.iscoroutine(result):
+                result = _sync_await(result)
+            if result is not None:
+                props = dict(result.props)
+        return props
+
+
+def _with_object(request: Any, props: dict[str, Any]) -> Any:
+    new = resource_pb2.RegisterResourceRequest()
+    new.CopyFrom(request)
+    new.object.Clear()
+    new.object.update(_sync_await(rpc.serialize_properties(props, {})))
+    return new
+
+
+@contextlib.contextmanager
+def _program_environment(cfg: StackConfig) -> Iterator[None]:
+    """cwd and sys.path as the language host sets them; no PULUMI_CONFIG* leaking in."""
+    saved_env = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG")}
+    for key in saved_env:
+        del os.environ[key]
+    saved_cwd = os.getcwd()
+    saved_path = list(sys.path)
+    os.chdir(cfg.project_dir)
+    sys.path.insert(0, str(cfg.project_dir))
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        os.environ.update(saved_env)
+
+
+def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks | None = None) -> Plan:
+    """Run the stack's program under the mock engine and return everything it registered."""
+    region = str(cfg.values.get("aws:region") or cfg.values.get("gcp:region") or "us-east-1")
+    gcp_project = str(cfg.values.get("gcp:project") or "ai-infra-offline")
+    monitor = PlanMonitor(mocks or PlanMocks(region=region, gcp_project=gcp_project), cfg.project, cfg.stack)
+    program_error: BaseException | None = None
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        with _program_environment(cfg):
+            _configure(monitor, cfg, preview)
+
+            def program() -> None:
+                runpy.run_path(str(cfg.main), run_name="__main__")
+
+            try:
+                loop.run_until_complete(run_in_stack(program))
+            except pulumi.RunError as exc:
+                program_error = exc
+            except Exception as exc:  # noqa: BLE001 a program bug is reported, not raised
+                program_error = exc
+    finally:
+        ROOT.set(None)
+        asyncio.set_event_loop(None)
+        loop.close()
+
+    if isinstance(program_error, pulumi.RunError):
+        raise PlanError(str(program_error))
+    if program_error is not None:
+        where = traceback.extract_tb(program_error.__traceback__)
+        frame = next((f for f in reversed(where) if str(cfg.project_dir) in f.filename and "site-packages" not in f.filename), where[-1] if where else None)
+        at = f" (at {os.path.relpath(frame.filename, cfg.project_dir)}:{frame.lineno})" if frame else ""
+        raise PlanError(f"program error: {type(program_error).__name__}: {program_error}{at}") from program_error
+
+    return Plan(project=cfg.project, stack=cfg.stack, resources=monitor.captured, exports=monitor.exports,
+                config=dict(cfg.values))
+
+
+def _configure(monitor: PlanMonitor, cfg: StackConfig, preview: bool) -> None:
+    features = set(monitor.GetDeploymentInfo(None).supportedFeatures)
+    settings = pulumi_mocks.MockSettings(
+        monitor=monitor,
+        monitor_features=features,
+        engine=pulumi_mocks.MockEngine(logging.getLogger("aiinfra.offline")),
+        project=cfg.project,
+        stack=cfg.stack,
+        dry_run=preview,
+        organization="organization",
+        callbacks=None,
+        root_directory=str(cfg.project_dir),
+    )
+    configure(settings)
+    ROOT.set(None)
+    set_all_config(cfg.wire_config(), list(cfg.secret_keys))

@@ -1,0 +1,1 @@
+"""Pulumi components of the ai-infra platform; `spec` parses config, `platform` composes the rest."""

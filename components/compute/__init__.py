@@ -1,0 +1,1 @@
+"""Accelerator capacity: GPU instance groups and TPU pods."""

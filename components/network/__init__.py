@@ -1,0 +1,1 @@
+"""Networks per cloud and the bandwidth tier table."""

@@ -1,0 +1,1 @@
+"""Shared file systems and object stores per cloud."""
