@@ -251,7 +251,10 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
         where = traceback.extract_tb(program_error.__traceback__)
         frame = next((f for f in reversed(where) if str(cfg.project_dir) in f.filename and "site-packages" not in f.filename), where[-1] if where else None)
         at = f" (at {os.path.relpath(frame.filename, cfg.project_dir)}:{frame.lineno})" if frame else ""
-        raise PlanError(f"program error: {type(program_error).__name__}: {program_error}{at}") from program_error
+        lines = str(program_error).strip().splitlines() or [""]
+        # The SDK chains one line per enclosing resource; the first and last say what broke.
+        detail = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+        raise PlanError(f"program error: {type(program_error).__name__}: {detail}{at}") from program_error
 
     return Plan(project=cfg.project, stack=cfg.stack, resources=monitor.captured, exports=monitor.exports,
                 config=dict(cfg.values))

@@ -106,13 +106,13 @@ class AwsGpuGroup(pulumi.ComponentResource):
         if efa_count:
             interfaces = [
                 {"device_index": 0 if i == 0 else 1, "network_card_index": i, "interface_type": "efa",
-                 "security_groups": args.security_group_ids, "associate_public_ip_address": False,
-                 "delete_on_termination": True}
+                 "security_groups": args.security_group_ids, "associate_public_ip_address": "false",
+                 "delete_on_termination": "true"}
                 for i in range(efa_count)
             ]
         else:
             interfaces = [{"device_index": 0, "security_groups": args.security_group_ids,
-                           "associate_public_ip_address": False, "delete_on_termination": True}]
+                           "associate_public_ip_address": "false", "delete_on_termination": "true"}]
 
         script = pulumi.Output.all(
             pulumi.Output.from_input(args.efs_dns_name), pulumi.Output.from_input(args.lustre_dns_name),

@@ -138,7 +138,7 @@ class AwsStorage(pulumi.ComponentResource):
             storage_capacity=fsx.storage_capacity_gib,
             deployment_type=fsx.deployment_type.value,
             per_unit_storage_throughput=fsx.per_unit_storage_throughput if persistent else None,
-            subnet_ids=pulumi.Output.from_input(args.lustre_subnet_id).apply(lambda s: [s]),
+            subnet_ids=args.lustre_subnet_id,  # one subnet; the v7 SDK takes a string
             security_group_ids=[sg.id],
             data_compression_type="LZ4",
             file_system_type_version="2.15",

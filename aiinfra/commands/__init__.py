@@ -1,0 +1,1 @@
+"""Subcommands of the `aiinfra` CLI, one module each."""
