@@ -1,0 +1,132 @@
+"""2-process torchrun (gloo): kill a worker mid-run, relaunch, lose only the steps since the last checkpoint."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from trainer import checkpoint
+
+CHECKPOINT_EVERY = 10
+
+
+def _torchrun(env: dict[str, str], ckpt: Path, data: Path, log: Path, max_steps: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc-per-node=2",
+        "--max-restarts=0",
+        "--standalone",
+        "-m",
+        "trainer.train",
+        "--data-uri",
+        str(data),
+        "--checkpoint-dir",
+        str(ckpt),
+        "--hidden",
+        "64,64",
+        "--batch-size",
+        "16",
+        "--max-steps",
+        str(max_steps),
+        "--checkpoint-every",
+        str(CHECKPOINT_EVERY),
+        "--log-every",
+        "1",
+        "--log-file",
+        str(log),
+        "--heartbeat-file",
+        "",
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _events(log: Path, event: str) -> list[dict]:
+    if not log.exists():
+        return []
+    return [e for line in log.read_text().splitlines() if (e := json.loads(line))["event"] == event]
+
+
+def _worker_with_rank(launcher_pid: int, rank: int) -> int:
+    children = Path(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read_text().split()
+    for pid in map(int, children):
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        if f"RANK={rank}".encode() in environ:
+            return pid
+    raise AssertionError(f"no worker with RANK={rank} among {children}")
+
+
+def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
+    _, err = proc.communicate(timeout=timeout)
+    if proc.returncode not in (0, 1):
+        print(err.decode()[-3000:])
+    return proc.returncode
+
+
+def _wait_for(predicate, deadline_s: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)  # polling interval, not synchronisation: the predicate decides
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.slow
+def test_killed_worker_loses_at_most_steps_since_last_checkpoint(
+    tmp_path: Path, digits_dir: Path, child_env: dict[str, str]
+) -> None:
+    ckpt, log = tmp_path / "ckpt", tmp_path / "run.jsonl"
+    # A run far too long to finish on its own: it only ends by the kill.
+    proc = _torchrun(child_env, ckpt, digits_dir, log, max_steps=1_000_000)
+    try:
+        _wait_for(
+            lambda: (
+                proc.poll() is not None
+                or any(c.step >= 3 * CHECKPOINT_EVERY for c in checkpoint.list_complete(str(ckpt)))
+            ),
+            120,
+            "a checkpoint at step >= 30",
+        )
+        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+        os.kill(_worker_with_rank(proc.pid, rank=1), signal.SIGKILL)
+        assert _finish(proc) != 0, "torchrun must report the dead worker"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    last_trained = max(e["step"] for e in _events(log, "train"))
+    newest = checkpoint.latest(str(ckpt))
+    assert newest is not None
+    assert last_trained - newest.step <= CHECKPOINT_EVERY
+
+    target = newest.step + 15
+    assert _finish(_torchrun(child_env, ckpt, digits_dir, log, max_steps=target)) == 0
+    resumed = _events(log, "resume")
+    assert [e["step"] for e in resumed] == [newest.step]
+    lost = last_trained - resumed[0]["step"]
+    assert 0 <= lost <= CHECKPOINT_EVERY
+    assert _events(log, "done")[-1]["step"] == target
+
+    # Resuming is exact: same weights as a run that was never interrupted.
+    ref_ckpt = tmp_path / "ref"
+    assert _finish(_torchrun(child_env, ref_ckpt, digits_dir, tmp_path / "ref.jsonl", max_steps=target)) == 0
+    resumed_final = checkpoint.latest(str(ckpt))
+    ref_final = checkpoint.latest(str(ref_ckpt))
+    assert resumed_final is not None and ref_final is not None and resumed_final.step == ref_final.step == target
+    a, b = (
+        torch.load(io.BytesIO(checkpoint.read_file(i, "model.pt")), weights_only=True)
+        for i in (resumed_final, ref_final)
+    )
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)

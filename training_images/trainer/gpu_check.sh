@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# GPU smoke check for the trainer (one GPU, nccl): DDP classifier, DDP LM,
+# FSDP LM with a resume. Run from the repo root; logs go to "$OUT/".
+# Needs only python3 with torch (>= 2.11) + CUDA; no network. Budget: < 5 min.
+set -euo pipefail
+OUT="${OUT:-/tmp/gpu_check}"
+mkdir -p "$OUT"
+export PYTHONPATH="$PWD/training_images/trainer${PYTHONPATH:+:$PYTHONPATH}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+python3 - "$WORK" <<'PY' 2>&1 | tee "$OUT/env.log"
+import sys, pathlib, numpy as np, torch
+work = pathlib.Path(sys.argv[1])
+print("torch", torch.__version__, "cuda", torch.version.cuda, "device", torch.cuda.get_device_name(0))
+rng = np.random.default_rng(0)
+# Synthetic but learnable classifier data: labels from a fixed random linear map.
+x = rng.standard_normal((65536, 256)).astype(np.float32)
+w = rng.standard_normal((256, 10)).astype(np.float32)
+(work / "cls").mkdir()
+np.savez(work / "cls/train.npz", x=x, y=(x @ w).argmax(1))
+np.savez(work / "cls/val.npz", x=x[:2048], y=(x[:2048] @ w).argmax(1))
+words = "the of and to in is was for on that with as by at from his her it an were are".split()
+text = " ".join(rng.choice(words, size=2_000_000))
+(work / "corpus.txt").write_text(text)
+PY
+
+run() {  # name, then trainer flags
+  local name="$1"; shift
+  echo "=== $name" | tee -a "$OUT/summary.log"
+  timeout 150 python3 -m torch.distributed.run --nnodes=1 --nproc-per-node=1 --node-rank=0 \
+    --master-addr=127.0.0.1 --master-port=29511 -m trainer.train --device cuda "$@" \
+    > "$OUT/$name.log" 2>&1 || { echo "FAILED: $name (see $name.log)" | tee -a "$OUT/summary.log"; tail -20 "$OUT/$name.log"; return 1; }
+  grep -E '"event": "(train|resume|done)"' "$OUT/$name.log" | tail -4 | tee -a "$OUT/summary.log"
+}
+
+LM=(--model lm --d-model 1024 --n-layers 12 --n-heads 16 --seq-len 1024 --batch-size 16 --lr 3e-4
+    --warmup-steps 10 --data-uri "$WORK/corpus.txt" --log-every 10)
+
+run ddp_classifier --model classifier --hidden 4096,4096,4096 --batch-size 4096 --data-uri "$WORK/cls" \
+  --checkpoint-dir "$WORK/ck_cls" --max-steps 200 --checkpoint-every 100 --log-every 50
+run ddp_lm "${LM[@]}" --strategy ddp --checkpoint-dir "$WORK/ck_ddp_lm" --max-steps 60 --checkpoint-every 30
+run fsdp_lm "${LM[@]}" --strategy fsdp --checkpoint-dir "$WORK/ck_fsdp_lm" --max-steps 40 --checkpoint-every 20
+run fsdp_lm_resume "${LM[@]}" --strategy fsdp --checkpoint-dir "$WORK/ck_fsdp_lm" --max-steps 60 --checkpoint-every 20
+grep -q '"event": "resume", .*"step": 40' "$OUT/fsdp_lm_resume.log" \
+  && echo "fsdp resume from step 40: ok" | tee -a "$OUT/summary.log"
+echo "gpu_check: all passed" | tee -a "$OUT/summary.log"

@@ -1,0 +1,1 @@
+"""Distributed trainer (DDP/FSDP) for the classifier and byte-level LM images."""

@@ -1,0 +1,421 @@
+"""Training entry point (``torchrun ... -m trainer.train``): DDP or FSDP, checkpoint and resume.
+
+Logs one JSON object per line on rank 0: ``start``, ``resume``, ``train`` (loss,
+samples/s, tokens/s, MFU on CUDA), ``checkpoint``, ``eval`` and ``done``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+from torch.nn import functional
+
+from trainer import checkpoint, config, data, models
+
+# Dense bf16 peak per device (vendor datasheets, no sparsity); the MFU denominator.
+PEAK_BF16_TFLOPS = {
+    "H200": 989.0,
+    "H100": 989.0,
+    "GH200": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "L4": 121.0,
+    "A10G": 70.0,
+    "A10": 125.0,
+    "V100": 125.0,
+    "T4": 65.0,
+}
+
+
+@dataclass(frozen=True)
+class Dist:
+    """Where this process sits in the job (from torchrun's env)."""
+
+    rank: int
+    local_rank: int
+    world: int
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def peak_flops(device: torch.device, override_tflops: float) -> float | None:
+    """Per-device peak FLOP/s for MFU, or None when unknown (e.g. on CPU)."""
+    if override_tflops > 0:
+        return override_tflops * 1e12
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key in sorted(PEAK_BF16_TFLOPS, key=len, reverse=True):
+        if key in name:
+            return PEAK_BF16_TFLOPS[key] * 1e12
+    return None
+
+
+def setup_distributed(cfg: config.TrainConfig) -> Dist:
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        device = torch.device("cuda", local_rank)
+    else:
+        device = torch.device("cpu")
+    if "MASTER_ADDR" in os.environ:
+        backend = "nccl" if use_cuda else "gloo"
+        kwargs: dict[str, Any] = {"device_id": device} if use_cuda else {}
+        dist.init_process_group(backend=backend, **kwargs)
+    elif cfg.strategy == "fsdp" or world > 1:
+        raise config.ConfigError("strategy/world size need a process group: launch with torchrun")
+    return Dist(rank, local_rank, world, device)
+
+
+class Logger:
+    """Rank-0 JSON-lines logger to stdout and, optionally, a file."""
+
+    def __init__(self, d: Dist, path: str):
+        self.enabled = d.is_main
+        self.fh = open(path, "a") if path and self.enabled else None
+
+    def log(self, event: str, **fields: Any) -> None:
+        if not self.enabled:
+            return
+        line = json.dumps({"event": event, "time": round(time.time(), 3), **fields})
+        print(line, flush=True)
+        if self.fh:
+            self.fh.write(line + "\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh:
+            self.fh.close()
+
+
+class Task:
+    """Data and loss for one model family; batches are a pure function of step."""
+
+    def __init__(self, cfg: config.TrainConfig, d: Dist):
+        self.cfg, self.d = cfg, d
+        self.global_batch = cfg.batch_size * d.world
+        if cfg.model == "classifier":
+            self.train = data.load_classifier_split(cfg.data_uri, "train")
+            self.val = data.load_classifier_split(cfg.data_uri, "val")
+            assert self.train is not None
+            self.num_classes = int(self.train.y.max()) + 1
+            if self.val is not None:
+                self.num_classes = max(self.num_classes, int(self.val.y.max()) + 1)
+        else:
+            self.corpus = data.load_lm_split(cfg.data_uri, "train")
+            self.val_corpus = data.load_lm_split(cfg.data_uri, "val")
+
+    def spec(self) -> dict[str, Any]:
+        cfg = self.cfg
+        if cfg.model == "lm":
+            return {
+                "kind": "lm",
+                "d_model": cfg.d_model,
+                "n_layers": cfg.n_layers,
+                "n_heads": cfg.n_heads,
+                "seq_len": cfg.seq_len,
+                "vocab": 256,
+            }
+        features = int(np.prod(self.train.x.shape[1:]))
+        if cfg.arch == "mlp":
+            return {
+                "kind": "mlp",
+                "in_features": features,
+                "hidden": list(cfg.hidden),
+                "num_classes": self.num_classes,
+                "dropout": cfg.dropout,
+            }
+        c, h, w = cfg.image_shape or (1, math.isqrt(features), math.isqrt(features))
+        if c * h * w != features:
+            raise config.ConfigError(f"image_shape: {(c, h, w)} does not hold {features} features")
+        return {
+            "kind": "cnn",
+            "in_channels": c,
+            "height": h,
+            "width": w,
+            "channels": list(cfg.channels),
+            "num_classes": self.num_classes,
+        }
+
+    def _shape_x(self, x: np.ndarray, spec: dict[str, Any]) -> torch.Tensor:
+        t = torch.from_numpy(x)
+        if spec["kind"] == "cnn":
+            t = t.reshape(len(x), spec["in_channels"], spec["height"], spec["width"])
+        return t
+
+    def batch(self, step: int, spec: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        part = data.rank_slice(self.global_batch, self.d.rank, self.d.world)
+        if self.cfg.model == "lm":
+            offsets = data.lm_batch_offsets(len(self.corpus), self.cfg.seq_len, self.global_batch, step, self.cfg.seed)
+            return data.lm_windows(self.corpus, offsets[part], self.cfg.seq_len)
+        idx = data.classifier_batch_indices(len(self.train.y), self.global_batch, step, self.cfg.seed)[part]
+        return self._shape_x(self.train.x[idx], spec), torch.from_numpy(self.train.y[idx])
+
+    @staticmethod
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), y.reshape(-1))
+
+    def samples_to_tokens(self, samples: float) -> float:
+        return samples * self.cfg.seq_len if self.cfg.model == "lm" else samples
+
+    @torch.no_grad()
+    def evaluate(self, model: nn.Module, spec: dict[str, Any], autocast: Any) -> dict[str, float]:
+        """Every rank runs the same eval (FSDP needs all ranks in each forward)."""
+        model.eval()
+        try:
+            if self.cfg.model == "classifier":
+                if self.val is None:
+                    return {}
+                x = self._shape_x(self.val.x, spec).to(self.d.device)
+                y = torch.from_numpy(self.val.y).to(self.d.device)
+                with autocast():
+                    logits = model(x)
+                return {
+                    "val_loss": float(self.loss(logits, y)),
+                    "val_accuracy": float((logits.argmax(-1) == y).float().mean()),
+                }
+            corpus = self.val_corpus if self.val_corpus is not None else self.corpus
+            offsets = data.lm_batch_offsets(len(corpus), self.cfg.seq_len, 16, 0, self.cfg.seed + 1)
+            x, y = data.lm_windows(corpus, offsets, self.cfg.seq_len)
+            with autocast():
+                loss = float(self.loss(model(x.to(self.d.device)), y.to(self.d.device)))
+            return {"val_loss": loss, "val_perplexity": math.exp(min(loss, 50.0))}
+        finally:
+            model.train()
+
+
+def lr_at(cfg: config.TrainConfig, step: int) -> float:
+    if cfg.warmup_steps and step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "cosine":
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps))
+        return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return cfg.lr
+
+
+def wrap(model: nn.Module, cfg: config.TrainConfig, d: Dist, bf16: bool) -> nn.Module:
+    if not dist.is_initialized():
+        return model
+    if cfg.strategy == "fsdp":
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 else None
+        kwargs: dict[str, Any] = {"mp_policy": mp} if mp else {}
+        # Shard each transformer block separately so only one block's full
+        # weights are materialised at a time; the root holds the rest.
+        for block in getattr(model, "blocks", []):
+            fully_shard(block, **kwargs)
+        fully_shard(model, **kwargs)
+        return model
+    ids = [d.local_rank] if d.device.type == "cuda" else None
+    return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def _serialize(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+def _load(blob: bytes) -> Any:
+    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+
+
+def _broadcast_int(value: int) -> int:
+    if not dist.is_initialized():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
+def touch(path: str) -> None:
+    if path:
+        with contextlib.suppress(OSError):
+            Path(path).touch()
+
+
+def run(cfg: config.TrainConfig) -> dict[str, Any]:
+    """Train to ``cfg.max_steps``, resuming from the newest complete checkpoint; returns final metrics."""
+    d = setup_distributed(cfg)
+    log = Logger(d, cfg.log_file)
+    try:
+        return _run(cfg, d, log)
+    finally:
+        log.close()
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _run(cfg: config.TrainConfig, d: Dist, log: Logger) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)  # identical init on every rank
+    task = Task(cfg, d)
+    spec = task.spec()
+    model = models.build(spec)
+    models.init_weights(model)
+    n_params = models.count_params(model)
+    flops_per_sample = models.train_flops_per_sample(spec, model)
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and d.device.type == "cuda")
+    model = wrap(model.to(d.device), cfg, d, bf16)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # FSDP's mixed-precision policy already computes in bf16; DDP uses autocast.
+    use_autocast = bf16 and cfg.strategy == "ddp"
+
+    def autocast() -> Any:
+        if use_autocast:
+            return torch.autocast(d.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    log.log(
+        "start",
+        world_size=d.world,
+        device=str(d.device),
+        strategy=cfg.strategy,
+        model=spec,
+        params=n_params,
+        train_flops_per_sample=flops_per_sample,
+        bf16=bf16,
+        config=config.to_dict(cfg),
+    )
+
+    # Rank 0 picks the checkpoint so every rank resumes from the same step even
+    # if a newer one appears on the shared FS while they look.
+    found = checkpoint.latest(cfg.checkpoint_dir) if d.is_main else None
+    start_step = _broadcast_int(found.step if found else -1)
+    step = 0
+    if start_step >= 0:
+        info = found if found is not None else checkpoint.at_step(cfg.checkpoint_dir, start_step)
+        model_sd = _load(checkpoint.read_file(info, "model.pt"))
+        state = _load(checkpoint.read_file(info, "trainer_state.pt"))
+        set_state_dict(
+            model,
+            optimizer,
+            model_state_dict=model_sd,
+            optim_state_dict=state["optim"],
+            options=StateDictOptions(full_state_dict=True),
+        )
+        step = int(state["step"])
+        log.log("resume", step=step, checkpoint=str(info.location))
+
+    peak = peak_flops(d.device, cfg.peak_tflops)
+    last_saved = step
+    window_start, window_steps = time.perf_counter(), 0
+    metrics: dict[str, Any] = {"resumed_from": step if start_step >= 0 else None}
+    model.train()
+    while step < cfg.max_steps:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(cfg, step)
+        # Reseeding per (step, rank) keeps dropout identical across a resume.
+        torch.manual_seed(cfg.seed * 1_000_003 + step * 4096 + d.rank)
+        x, y = task.batch(step, spec)
+        x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+        with autocast():
+            logits = model(x)
+        loss = task.loss(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        step += 1
+        window_steps += 1
+
+        if step % cfg.log_every == 0 or step == cfg.max_steps:
+            mean_loss = loss.detach().float()
+            if dist.is_initialized():
+                dist.all_reduce(mean_loss, op=dist.ReduceOp.AVG if d.device.type == "cuda" else dist.ReduceOp.SUM)
+                if d.device.type != "cuda":  # gloo has no AVG
+                    mean_loss /= d.world
+            loss_value = float(mean_loss)  # also syncs the device, so the timing below is real
+            elapsed = time.perf_counter() - window_start
+            samples_per_s = window_steps * task.global_batch / elapsed
+            fields: dict[str, Any] = {
+                "step": step,
+                "loss": round(loss_value, 5),
+                "lr": lr_at(cfg, step - 1),
+                "samples_per_s": round(samples_per_s, 2),
+                "tokens_per_s": round(task.samples_to_tokens(samples_per_s), 2),
+            }
+            if peak:
+                fields["mfu"] = round(flops_per_sample * samples_per_s / (peak * d.world), 4)
+            log.log("train", **fields)
+            metrics.update(fields)
+            touch(cfg.heartbeat_file)
+            window_start, window_steps = time.perf_counter(), 0
+
+        if cfg.eval_every and step % cfg.eval_every == 0 and step != cfg.max_steps:
+            log.log("eval", step=step, **task.evaluate(model, spec, autocast))
+
+        if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
+            t0 = time.perf_counter()
+            # Collective: with FSDP every rank contributes shards; with
+            # cpu_offload+full_state_dict only rank 0 receives the tensors.
+            model_sd, optim_sd = get_state_dict(
+                model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+            )
+            if d.is_main:
+                info = checkpoint.save(
+                    cfg.checkpoint_dir,
+                    step,
+                    {
+                        "model.pt": _serialize(model_sd),
+                        "trainer_state.pt": _serialize({"step": step, "optim": optim_sd}),
+                    },
+                    {
+                        "model_spec": spec,
+                        "config": config.to_dict(cfg),
+                        "world_size": d.world,
+                        "loss": metrics.get("loss"),
+                    },
+                )
+                checkpoint.prune_old(cfg.checkpoint_dir, cfg.keep_checkpoints)
+                log.log(
+                    "checkpoint",
+                    step=step,
+                    path=str(info.location),
+                    seconds=round(time.perf_counter() - t0, 3),
+                    steps_since_last=step - last_saved,
+                )
+            last_saved = step
+            if dist.is_initialized():
+                dist.barrier()  # nobody races ahead while rank 0 is still writing
+            window_start = time.perf_counter()  # checkpoint time is not training throughput
+
+    final_eval = task.evaluate(model, spec, autocast)
+    metrics.update(final_eval)
+    log.log("done", step=step, **final_eval)
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = config.load(argv)
+    except config.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    run(cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
