@@ -39,3 +39,33 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("digits")
     write_digits(out, seed=0)
     return out
+
+
+# The reference teacher of the compression pipeline (same flags as bench/compression.py).
+TEACHER_FLAGS = [
+    "--hidden",
+    "512,512",
+    "--max-steps",
+    "2000",
+    "--checkpoint-every",
+    "1000",
+    "--log-every",
+    "1000",
+    "--weight-decay",
+    "0.01",
+    "--lr-schedule",
+    "cosine",
+    "--heartbeat-file",
+    "",
+]
+
+
+@pytest.fixture(scope="session")
+def teacher_checkpoint(tmp_path_factory: pytest.TempPathFactory, digits_dir: Path) -> Path:
+    """An fp32 MLP teacher trained on digits by the trainer's own code (single process)."""
+    from trainer import config, train
+
+    ckpt = tmp_path_factory.mktemp("teacher")
+    cfg = config.load(["--data-uri", str(digits_dir), "--checkpoint-dir", str(ckpt), *TEACHER_FLAGS], {})
+    train.run(cfg)
+    return ckpt
