@@ -166,8 +166,8 @@ class Reader:
         try:
             net = ipaddress.IPv4Network(value, strict=True)
         except ValueError as exc:
-            detail = "host bits are set" if "host bits" in str(exc) else "not an IPv4 CIDR block"
-            self.add(where, f"{show(value)} is {detail}; expected a network such as '10.0.0.0/16'")
+            detail = "has host bits set" if "host bits" in str(exc) else "is not an IPv4 CIDR block"
+            self.add(where, f"{show(value)} {detail}; expected a network such as '10.0.0.0/16'")
             return None
         return net
 
