@@ -26,7 +26,7 @@ def _subprocess_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def child_env() -> dict[str, str]:
     """Env for child processes: the image packages importable, one thread each (2-core CI)."""
     return _subprocess_env()
