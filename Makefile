@@ -6,10 +6,14 @@ STACK ?= dev
 
 .PHONY: plan test lint typecheck bench venv clean
 
-$(BIN)/aiinfra: pyproject.toml
+$(BIN)/aiinfra: pyproject.toml requirements-tools.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PYTHON) -m venv .venv-tools
+	.venv-tools/bin/pip install --quiet --upgrade pip
+	.venv-tools/bin/pip install --quiet -r requirements-tools.txt
+	ln -sf ../../.venv-tools/bin/checkov $(BIN)/checkov
 	touch $@
 
 venv: $(BIN)/aiinfra
@@ -28,4 +32,4 @@ bench: $(BIN)/aiinfra
 	$(BIN)/python bench/plan_scale.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-tools .pytest_cache .mypy_cache .ruff_cache
