@@ -15,6 +15,7 @@ from collections.abc import Sequence
 # (args -> exit code). Order here is the order in `aiinfra --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "aiinfra.commands.plan",
+    "aiinfra.commands.preflight",
 )
 
 
