@@ -23,6 +23,7 @@ __all__ = [
     "PriceError",
     "PriceQuote",
     "UnitPrice",
+    "bundled_accelerators",
     "hourly_price",
     "known_names",
     "known_regions",
@@ -101,6 +102,7 @@ class _Row:
     as_of: str
     no_public_price: str = ""
     spot_source: str = ""
+    includes: tuple[str, int] | None = None
 
 
 @cache
@@ -114,8 +116,10 @@ def _rows() -> dict[tuple[str, str], _Row]:
             r["as_of"], r.get("no_public_price", ""), r.get("spot_source", ""))
     gcp = load_json("prices_gcp.json")
     for r in gcp["machine_types"]:
+        bundled = (r["includes_accelerator"], r["includes_count"]) if "includes_accelerator" in r else None
         out[(r["name"], r["region"])] = _Row(
-            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"])
+            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"],
+            includes=bundled)
     for r in gcp["gpus"]:
         out[(r["name"], r["region"])] = _Row(
             r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, r["unit"], r["source"],
@@ -146,6 +150,14 @@ def known_names() -> set[str]:
     names = {name for name, _ in _rows()}
     names |= {f"{gen}-N" for gen, _ in _tpu_rows()}
     return names
+
+
+def bundled_accelerators(machine_type: str) -> tuple[str, int] | None:
+    """(GPU name, count) that an accelerator-optimized GCE machine type includes in its price."""
+    for (name, _), row in _rows().items():
+        if name == machine_type:
+            return row.includes
+    return None
 
 
 def known_regions() -> set[str]:
@@ -196,7 +208,9 @@ def hourly_price(name: str, region: str, market: Market | str = Market.ON_DEMAND
         return PriceQuote(name, region, Market.NEGOTIATED.value, float(negotiated[name]), "hour",
                           "stack config ai-infra:usage.negotiatedPrices", "stack config")
     if market is Market.NEGOTIATED:
-        raise PriceError(f"{name!r} has no negotiated price; add it under ai-infra:usage.negotiatedPrices")
+        raise NoPublicPriceError(
+            f"{name!r} is bought at a price set at purchase (Capacity Block or private offer). "
+            f"To fix: set ai-infra:usage.negotiatedPrices.{name} to your $/hour")
 
     tpu = tpu_chips(name)
     if tpu is not None:

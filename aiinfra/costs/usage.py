@@ -1,0 +1,94 @@
+"""Usage assumptions (`ai-infra:usage`): the quantities a plan cannot know, with documented defaults.
+
+Storage amounts, traffic and training runs are not in any resource's inputs; they come
+from the stack config so a reviewer sees (and finance can challenge) every assumption. The
+defaults below are shown in every cost report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiinfra.catalog import closest
+
+# key -> (default, unit, meaning). The README's usage table is this table.
+USAGE_DEFAULTS: dict[str, tuple[float, str, str]] = {
+    "efsGb": (500, "GB", "data stored on EFS (Standard class)"),
+    "efsReadGbPerMonth": (1000, "GB/month", "EFS elastic-throughput reads"),
+    "efsWriteGbPerMonth": (200, "GB/month", "EFS elastic-throughput writes"),
+    "bucketGb": (1000, "GB", "data in the artifacts bucket (S3 or GCS, Standard class)"),
+    "natGbPerMonth": (200, "GB/month", "traffic processed by NAT gateways, split evenly across them"),
+    "egressGbPerMonth": (100, "GB/month", "data transferred out to the internet"),
+    "flowLogsGbPerMonth": (20, "GB/month", "VPC flow log ingestion"),
+    "trainingRunsPerMonth": (4, "runs/month", "runs of each training job, each priced at its maximum duration"),
+}
+USAGE_KEYS: tuple[str, ...] = (*USAGE_DEFAULTS, "negotiatedPrices")
+
+
+class UsageError(ValueError):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Usage:
+    efs_gb: float = USAGE_DEFAULTS["efsGb"][0]
+    efs_read_gb_per_month: float = USAGE_DEFAULTS["efsReadGbPerMonth"][0]
+    efs_write_gb_per_month: float = USAGE_DEFAULTS["efsWriteGbPerMonth"][0]
+    bucket_gb: float = USAGE_DEFAULTS["bucketGb"][0]
+    nat_gb_per_month: float = USAGE_DEFAULTS["natGbPerMonth"][0]
+    egress_gb_per_month: float = USAGE_DEFAULTS["egressGbPerMonth"][0]
+    flow_logs_gb_per_month: float = USAGE_DEFAULTS["flowLogsGbPerMonth"][0]
+    training_runs_per_month: float = USAGE_DEFAULTS["trainingRunsPerMonth"][0]
+    negotiated_prices: Mapping[str, float] = field(default_factory=dict)
+    """Name (instance type, machine type, TPU type) -> the user's contracted $/hour."""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {key: getattr(self, _attr(key)) for key in USAGE_DEFAULTS}
+        out["negotiatedPrices"] = dict(self.negotiated_prices)
+        return out
+
+
+def _attr(key: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def usage_problems(raw: Any, path: str = "usage") -> list[str]:
+    """Every problem in a raw usage block (key path, bad value, what is allowed)."""
+    problems: list[str] = []
+    if raw is None:
+        return problems
+    if not isinstance(raw, Mapping):
+        return [f"{path}: expected a mapping of keys, got {raw!r}"]
+    for key, value in raw.items():
+        where = f"{path}.{key}"
+        if key not in USAGE_KEYS:
+            best = closest(str(key), USAGE_KEYS)
+            hint = f"; did you mean {best[0]!r}?" if best else f"; allowed keys: {', '.join(sorted(USAGE_KEYS))}"
+            problems.append(f"{where}: unknown key{hint}")
+        elif key == "negotiatedPrices":
+            if not isinstance(value, Mapping):
+                problems.append(f"{where}: expected a mapping of type name to $/hour, got {value!r}")
+                continue
+            for name, price in value.items():
+                if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
+                    problems.append(f"{where}.{name}: {price!r} is not a price; "
+                                    "expected a positive number of USD per hour")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            unit = USAGE_DEFAULTS[key][1]
+            problems.append(f"{where}: {value!r} is not allowed; expected a number >= 0 ({unit})")
+    return problems
+
+
+def parse_usage(raw: Any, path: str = "usage") -> Usage:
+    """The usage block with defaults filled in; raises UsageError listing every problem."""
+    problems = usage_problems(raw, path)
+    if problems:
+        raise UsageError(problems)
+    obj = dict(raw or {})
+    kwargs: dict[str, Any] = {_attr(k): float(obj[k]) for k in USAGE_DEFAULTS if k in obj}
+    kwargs["negotiated_prices"] = {str(k): float(v) for k, v in (obj.get("negotiatedPrices") or {}).items()}
+    return Usage(**kwargs)

@@ -1,0 +1,28 @@
+"""The usage block: documented defaults, exact errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from aiinfra.costs import USAGE_DEFAULTS, Usage, UsageError, parse_usage
+
+
+def test_defaults_are_the_documented_table() -> None:
+    usage = parse_usage(None)
+    assert usage == Usage()
+    assert usage.to_json()["efsGb"] == USAGE_DEFAULTS["efsGb"][0] == 500
+
+
+def test_values_override_defaults() -> None:
+    usage = parse_usage({"bucketGb": 5000, "negotiatedPrices": {"p5e.48xlarge": 39.8}})
+    assert (usage.bucket_gb, usage.negotiated_prices["p5e.48xlarge"]) == (5000, 39.8)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_usage({"bucketGB": 10, "natGbPerMonth": -1, "negotiatedPrices": {"p5e.48xlarge": "cheap"}})
+    assert err.value.problems == [
+        "usage.bucketGB: unknown key; did you mean 'bucketGb'?",
+        "usage.natGbPerMonth: -1 is not allowed; expected a number >= 0 (GB/month)",
+        "usage.negotiatedPrices.p5e.48xlarge: 'cheap' is not a price; expected a positive number of USD per hour",
+    ]
