@@ -1,0 +1,214 @@
+"""The GitHub workflows: linted by zizmor, valid against GitHub's schema, and wired as the delivery flow needs."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+BIN = Path(sys.executable).parent
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[str, Any]:
+    doc = yaml.safe_load((WORKFLOWS / name).read_text())
+    doc["on"] = doc.pop(True, doc.get("on"))  # YAML 1.1 reads the key `on` as true
+    return doc
+
+
+def steps(doc: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    return doc["jobs"][job]["steps"]
+
+
+def step_using(doc: dict[str, Any], job: str, action: str) -> dict[str, Any]:
+    (found,) = [s for s in steps(doc, job) if s.get("uses", "").startswith(action + "@")]
+    return found
+
+
+def all_files() -> list[Path]:
+    return sorted(WORKFLOWS.glob("*.yml"))
+
+
+def test_zizmor_reports_nothing_at_medium_or_higher() -> None:
+    result = subprocess.run([str(BIN / "zizmor"), "--offline", "--min-severity", "medium", "--format", "plain",
+                             str(WORKFLOWS)], capture_output=True, text=True, check=False)
+    assert "failed to parse" not in result.stderr, result.stderr  # a file zizmor cannot read is not "clean"
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings to report" in result.stdout
+
+
+def test_workflows_validate_against_githubs_schema() -> None:
+    result = subprocess.run([str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                             *map(str, all_files())], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_version() -> None:
+    for path in all_files():
+        for line in path.read_text().splitlines():
+            m = re.match(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", line)
+            if not m or m.group(1).startswith("./"):
+                continue
+            assert PINNED.match(m.group(1)), f"{path.name}: {line.strip()}"
+            assert re.match(r"^\s*#\s*v\d+\.\d+\.\d+$", m.group(2)), f"{path.name}: no version comment: {line.strip()}"
+
+
+def test_permissions_are_empty_by_default_and_granted_per_job() -> None:
+    for path in all_files():
+        doc = load(path.name)
+        assert doc["permissions"] == {}, path.name
+        for name, job in doc["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {name} has no explicit permissions"
+            assert "write-all" not in json.dumps(job["permissions"])
+            grants = {k for k, v in job["permissions"].items() if v == "write"}
+            assert grants <= {"id-token", "pull-requests"}, f"{path.name}: {name} writes {grants}"
+
+
+def test_no_long_lived_cloud_keys() -> None:
+    for path in all_files():
+        text = path.read_text()
+        assert "aws-access-key-id" not in text and "credentials_json" not in text, path.name
+        assert "secrets." not in text, f"{path.name}: credentials come from OIDC and variables, not secrets"
+
+
+# -- preview ---------------------------------------------------------------------------------------------
+
+
+def test_preview_runs_pulumi_preview_with_the_policy_pack_and_budget_per_stack() -> None:
+    doc = load("preview.yml")
+    assert list(doc["on"]) == ["pull_request"]
+    job = doc["jobs"]["preview"]
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.stacks.outputs.matrix) }}"
+    assert job["permissions"]["id-token"] == "write"
+    pulumi = step_using(doc, "preview", "pulumi/actions")
+    assert pulumi["uses"].endswith("@8e5e406f4007fca908480587cb9893c07090f58d")  # v7.0.0, the current major
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["policyPacks"] == "policies"
+    assert pulumi["with"]["policyPackConfigs"] == "policies/budgets/${{ matrix.environment }}.json"
+    assert pulumi["with"]["comment-on-pr"] is True
+    install = "\n".join(s.get("run", "") for s in steps(doc, "preview"))
+    assert "pip install --quiet -e ." in install and "policies/.venv/bin/pip install" in install
+    assert set(job["needs"]) == {"test", "stacks"}
+    assert "pytest" in "\n".join(s.get("run", "") for s in steps(doc, "test"))
+
+
+def test_cost_diff_needs_no_credentials_and_gates_the_check() -> None:
+    doc = load("preview.yml")
+    job = doc["jobs"]["cost"]
+    assert "id-token" not in job["permissions"]  # no cloud: it runs for forks too
+    assert "if" not in job
+    script = next(s for s in steps(doc, "cost") if s.get("id") == "cost")["run"]
+    assert 'aiinfra cost diff --base "$BASE_SHA" --stack "$stack" --format markdown' in script
+    assert '--policy-pack-config "policies/budgets/${environment}.json"' in script
+    assert next(s for s in steps(doc, "cost") if s.get("id") == "cost")["env"]["BASE_SHA"] == \
+        "${{ github.event.pull_request.base.sha }}"
+    comment = step_using(doc, "cost", "actions/github-script")
+    assert "updateComment" in comment["with"]["script"] and "<!-- ai-infra:cost-diff -->" in comment["with"]["script"]
+    fail = steps(doc, "cost")[-1]
+    assert fail["if"] == "steps.cost.outputs.gate != '0'" and "exit 1" in fail["run"]
+
+
+def _embedded_script(doc: dict[str, Any]) -> str:
+    run = next(s for s in steps(doc, "stacks") if s.get("id") == "list")["run"]
+    body = run.split("<<'PY'", 1)[1].split("\nPY", 1)[0]
+    return "\n".join(line for line in body.splitlines()[1:])
+
+
+def _run_embedded(doc: dict[str, Any]) -> dict[str, str]:
+    result = subprocess.run([sys.executable, "-c", _embedded_script(doc)], cwd=ROOT, capture_output=True,
+                            text=True, check=True)
+    return dict(line.split("=", 1) for line in result.stdout.splitlines())
+
+
+def stack_files() -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted((ROOT / "stacks").glob("Pulumi.*.yaml")):
+        config = yaml.safe_load(path.read_text())["config"]
+        out[path.name[len("Pulumi."):-len(".yaml")]] = config
+    return out
+
+
+def test_preview_matrix_covers_every_stack_file_with_its_environment_and_cloud() -> None:
+    matrix = json.loads(_run_embedded(load("preview.yml"))["matrix"])["include"]
+    expected = [{"stack": name, "environment": cfg["ai-infra:environment"],
+                 "cloud": cfg.get("ai-infra:cloud", "aws")} for name, cfg in stack_files().items()]
+    assert matrix == expected
+    assert {"dev", "staging", "prod"} <= {row["stack"] for row in matrix}
+
+
+# -- deploy ----------------------------------------------------------------------------------------------
+
+
+def test_deploy_goes_dev_then_staging_then_prod_on_push_to_main() -> None:
+    doc = load("deploy.yml")
+    assert doc["on"]["push"]["branches"] == ["main"]
+    jobs = doc["jobs"]
+    assert jobs["dev"]["needs"] == "stacks"
+    assert jobs["staging"]["needs"] == ["stacks", "dev"]
+    assert jobs["prod"]["needs"] == ["stacks", "staging"]
+    for env in ("dev", "staging", "prod"):
+        assert jobs[env]["uses"] == "./.github/workflows/deploy-stack.yml"
+        assert jobs[env]["with"]["environment"] == env
+        assert jobs[env]["strategy"]["matrix"] == f"${{{{ fromJSON(needs.stacks.outputs.{env}) }}}}"
+
+
+def test_deploy_groups_every_stack_under_its_environment() -> None:
+    out = _run_embedded(load("deploy.yml"))
+    for name, cfg in stack_files().items():
+        rows = json.loads(out[cfg["ai-infra:environment"]])["include"]
+        assert {"stack": name, "cloud": cfg.get("ai-infra:cloud", "aws")} in rows
+    assert out["prod_count"] == str(sum(c["ai-infra:environment"] == "prod" for c in stack_files().values()))
+
+
+def test_each_stack_deploy_is_protected_serialised_refreshed_and_gated() -> None:
+    doc = load("deploy-stack.yml")
+    job = doc["jobs"]["up"]
+    assert job["environment"] == "${{ inputs.environment }}"  # prod: required reviewers on the environment
+    assert job["concurrency"] == {"group": "pulumi-stack-${{ inputs.stack }}", "cancel-in-progress": False}
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    up = step_using(doc, "up", "pulumi/actions")
+    assert up["with"]["command"] == "up" and up["with"]["refresh"] is True
+    assert up["with"]["policyPackConfigs"] == "policies/budgets/${{ inputs.environment }}.json"
+    aws = step_using(doc, "up", "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE_ARN }}"
+    gcp = step_using(doc, "up", "google-github-actions/auth")
+    assert gcp["with"]["workload_identity_provider"] == "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}"
+    names = [s.get("name", s.get("uses", "")) for s in steps(doc, "up")]
+    assert names.index("Preflight (quotas, offerings, Capacity Blocks)") < len(names) - 1
+
+
+# -- images ----------------------------------------------------------------------------------------------
+
+
+def test_images_build_each_image_dir_on_changes_with_sbom_provenance_and_sha_tags() -> None:
+    doc = load("images.yml")
+    assert doc["on"]["push"]["paths"][0] == "training_images/**"
+    matrix = doc["jobs"]["build"]["strategy"]["matrix"]["image"]
+    assert matrix == ["trainer", "compressor", "server"]
+    for folder in (ROOT / "training_images").iterdir():
+        if (folder / "Dockerfile").is_file():
+            assert folder.name in matrix, f"training_images/{folder.name} has a Dockerfile but no build"
+    build = step_using(doc, "build", "docker/build-push-action")["with"]
+    assert build["context"] == "training_images/${{ matrix.image }}"
+    assert build["sbom"] is True and build["provenance"] == "mode=max"
+    tags = build["tags"].strip().splitlines()
+    assert len(tags) == 2 and all(t.endswith(":${{ github.sha }}") for t in tags)
+    registries = doc["jobs"]["build"]["env"]
+    assert ".dkr.ecr." in registries["ECR_REGISTRY"] and registries["GAR_REGISTRY"].endswith("-docker.pkg.dev")
+    assert tags[0].startswith("${{ env.ECR_REGISTRY }}/") and tags[1].startswith("${{ env.GAR_REGISTRY }}/")
+    assert build["cache-from"] == "type=gha,scope=${{ matrix.image }}"
+    assert build["push"] == "${{ env.PUSH }}" and doc["jobs"]["build"]["env"]["PUSH"] == \
+        "${{ github.event_name == 'push' }}"
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "deploy-stack.yml", "images.yml"])
+def test_each_workflow_opens_with_a_comment_saying_what_it_does(name: str) -> None:
+    assert (WORKFLOWS / name).read_text().startswith("# ")
