@@ -12,10 +12,15 @@ import pulumi
 
 from components import tagging
 from components.compute.aws_gpu_group import AwsGpuGroup, AwsGpuGroupArgs
+from components.kubernetes.eks import EksCluster, EksClusterArgs
+from components.kubernetes.identity import AwsWorkloadIdentity, AwsWorkloadIdentityArgs
+from components.kubernetes.placement import placement_for, system_placement
 from components.network.aws import AwsNetwork, AwsNetworkArgs
 from components.network.tiers import tier_row
 from components.spec import Cloud, StackSpec
 from components.storage.aws import AwsStorage, AwsStorageArgs
+from components.workloads.model_server import ModelServer, ModelServerArgs, ModelSource
+from components.workloads.training_job import TrainingJob, TrainingJobArgs
 
 
 def build(spec: StackSpec) -> dict[str, Any]:
@@ -62,10 +67,63 @@ def _build_aws(spec: StackSpec) -> dict[str, Any]:
             lustre_mount_name=storage.lustre_mount_name,
         ), opts=pulumi.ResourceOptions(depends_on=[storage]))
 
-    return {
+    exports: dict[str, Any] = {
         "vpcId": network.vpc_id,
         "privateSubnetIds": network.private_subnet_ids,
         "bucketName": storage.bucket_name,
         "efsId": storage.efs_id,
         "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
     }
+    if spec.kubernetes is not None:
+        exports.update(_build_eks(spec, prefix, network, storage))
+    return exports
+
+
+def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsStorage) -> dict[str, Any]:
+    """The EKS cluster, then each workload with its own IRSA role scoped to its bucket prefixes."""
+    k8s_spec = spec.kubernetes
+    assert k8s_spec is not None
+    cluster = EksCluster(f"{prefix}-eks", EksClusterArgs(
+        cluster=k8s_spec,
+        region=spec.region,
+        subnet_ids=network.private_subnet_ids,
+        gpu_subnet_ids=network.gpu_subnet_ids,
+        efa_security_group_id=network.efa_security_group_id,
+        cluster_placement=tier_row(spec.network.tier).aws.cluster_placement,
+        efs_file_system_id=storage.efs_id,
+        protect=spec.protect_data,
+    ), opts=pulumi.ResourceOptions(depends_on=[storage]))
+    after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
+
+    jobs = {}
+    for job in spec.workloads.training_jobs:
+        pool = k8s_spec.pool(job.pool)
+        assert pool is not None and cluster.storage_class is not None  # the spec checked both
+        identity = AwsWorkloadIdentity(f"{prefix}-{job.name}-identity", AwsWorkloadIdentityArgs(
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_url=cluster.oidc_issuer_url,
+            namespace=job.name, service_account="trainer", bucket_arn=storage.bucket_arn,
+            read_prefixes=(job.data_path,), write_prefixes=(f"runs/{job.name}",),
+        ), opts=after_cluster)
+        jobs[job.name] = TrainingJob(f"{prefix}-{job.name}", TrainingJobArgs(
+            job=job, placement=placement_for(pool, "aws"), storage_class=cluster.storage_class,
+            data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"s3://{b}/{p}"),
+            service_account_annotations=identity.annotations, provider=cluster.provider,
+        ), opts=after_cluster).job_name
+
+    servers = {}
+    for server in spec.workloads.servers:
+        pool = k8s_spec.pool(server.pool) if server.pool else None
+        identity = AwsWorkloadIdentity(f"{prefix}-{server.name}-identity", AwsWorkloadIdentityArgs(
+            oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer_url=cluster.oidc_issuer_url,
+            namespace=server.name, service_account="server", bucket_arn=storage.bucket_arn,
+            read_prefixes=(server.model_path,),
+        ), opts=after_cluster)
+        placement = placement_for(pool, "aws") if pool is not None else system_placement(k8s_spec.system_pool.instance_type)
+        servers[server.name] = ModelServer(f"{prefix}-{server.name}", ModelServerArgs(
+            server=server, placement=placement,
+            model=ModelSource(uri=storage.bucket_name.apply(lambda b, p=server.model_path: f"s3://{b}/{p}")),
+            service_account_annotations=identity.annotations, provider=cluster.provider,
+        ), opts=after_cluster).service_name
+
+    return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
+            "trainingJobs": jobs, "servers": servers}

@@ -20,7 +20,9 @@ from typing import Any
 from aiinfra.catalog import aws_instance_type, aws_instance_types
 from components.config_reader import Reader, hint, show
 from components.errors import ConfigError
+from components.kubernetes.config import KubernetesSpec, parse_kubernetes
 from components.network.tiers import Tier, tier_row
+from components.workloads.config import WorkloadsSpec, parse_workloads
 
 NAMESPACE = "ai-infra"
 
@@ -33,6 +35,8 @@ PROJECT_KEYS: tuple[str, ...] = (
     "network",
     "storage",
     "gpuGroups",
+    "kubernetes",
+    "workloads",
 )
 
 
@@ -181,6 +185,10 @@ class StackSpec:
     network: NetworkSpec
     storage: StorageSpec
     gpu_groups: tuple[GpuGroupSpec, ...]
+    kubernetes: KubernetesSpec | None = None
+    """The cluster (EKS or GKE) and its pools; None when the stack has none."""
+    workloads: WorkloadsSpec = field(default_factory=WorkloadsSpec)
+    """Training jobs and model servers on the cluster."""
 
     @property
     def is_prod(self) -> bool:
@@ -224,6 +232,11 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     network = _parse_network(r, values.get("network"))
     storage = _parse_storage(r, values.get("storage"))
     groups = _parse_gpu_groups(r, values.get("gpuGroups"), network, environment)
+    cluster = parse_kubernetes(r, values.get("kubernetes"), cloud.value, tier_row(network.tier).aws.efa)
+    workloads = parse_workloads(r, values.get("workloads"), cluster)
+    if cloud is Cloud.AWS and workloads.training_jobs and not storage.efs.enabled:
+        r.add("storage.efs.enabled", "false, but workloads.trainingJobs keep checkpoints on the shared file system; "
+                                     "set it to true")
     if r.problems:
         raise ConfigError(r.problems)
     return StackSpec(
@@ -236,6 +249,8 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
         network=network,
         storage=storage,
         gpu_groups=groups,
+        kubernetes=cluster,
+        workloads=workloads,
     )
 
 

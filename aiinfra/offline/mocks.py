@@ -7,6 +7,7 @@ stable run to run.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -103,6 +104,33 @@ class PlanMocks(pulumi.runtime.Mocks):
         elif token == "aws:cloudwatch/logGroup:LogGroup":
             rid = out.get("name") or _autoname(name)
             out.update(name=rid, arn=f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{rid}")
+        elif token == "aws:eks/cluster:Cluster":
+            rid = out.get("name") or _autoname(name)
+            oidc_id = _hex(name, 32).upper()
+            # A real-looking PEM body (base64 of DER), so kubeconfigs render as they would.
+            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJlcm5ldGVz\n-----END CERTIFICATE-----\n").decode()
+            out.update(
+                name=rid,
+                arn=f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{rid}",
+                endpoint=f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com",
+                certificateAuthority={"data": ca},
+                identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"}]}],
+                vpcConfig={**(out.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-0{_hex(name + 'cluster')}",
+                           "vpcId": f"vpc-0{_hex(name + 'vpc')}"},
+                platformVersion="eks.1",
+                status="ACTIVE",
+            )
+        elif token == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            host = str(out.get("url") or "").removeprefix("https://")
+            out.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}")
+            rid = out["arn"]
+        elif token == "aws:eks/nodeGroup:NodeGroup":
+            rid = f"{out.get('clusterName', 'cluster')}:{out.get('nodeGroupName') or _autoname(name)}"
+        elif token == "aws:ecr/repository:Repository":
+            rid = out.get("name") or _autoname(name)
+            out.update(name=rid, registryId=ACCOUNT_ID,
+                       repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{rid}",
+                       arn=f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{rid}")
         elif token == "aws:ec2/vpc:Vpc":
             out.update(defaultSecurityGroupId=f"sg-0{_hex(name + 'default')}", mainRouteTableId=f"rtb-0{_hex(name + 'main')}")
         out.setdefault("id", rid)

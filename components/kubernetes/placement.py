@@ -1,0 +1,101 @@
+"""Where a pod lands: node selectors, tolerations and accelerator resources for each kind of pool.
+
+The cluster components label and taint their node pools; this module is the one place that
+turns a pool into the matching pod scheduling terms, so labels and selectors cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from components.kubernetes.config import (
+    ACCELERATOR_LABEL,
+    GPU_TAINT_KEY,
+    POOL_LABEL,
+    TPU_TAINT_KEY,
+    GpuPoolSpec,
+    TpuPoolSpec,
+)
+
+GPU_RESOURCE = "nvidia.com/gpu"
+TPU_RESOURCE = "google.com/tpu"
+EFA_RESOURCE = "vpc.amazonaws.com/efa"
+SYSTEM_POOL = "system"
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+"""Well-known label the kubelet sets; selecting on it also lets the cost estimate price a pod's node."""
+SPOT_LABELS = {"aws": ("eks.amazonaws.com/capacityType", "SPOT"), "gcp": ("cloud.google.com/gke-spot", "true")}
+"""Labels EKS and GKE put on spot nodes."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Scheduling terms for pods on one pool (plain data; rendered into pod specs)."""
+
+    pool: str
+    instance_type: str
+    """The pool's machine type (what a node costs is priced from it)."""
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, str], ...] = ()
+    accelerator: str = ""
+    """GPU model (`h100`, `nvidia-l4`) or TPU accelerator; empty on CPU pools."""
+    accelerator_resource: str = ""
+    """The extended resource a pod requests its accelerators with; empty on CPU pools."""
+    extra_resources: Mapping[str, int] = field(default_factory=dict)
+    """Further per-pod extended resources (EFA interfaces on the AWS `ultra` tier)."""
+    spot: bool = False
+
+
+def node_labels(pool: GpuPoolSpec | TpuPoolSpec | None) -> dict[str, str]:
+    """Labels the cluster puts on a pool's nodes (None: the system pool)."""
+    if pool is None:
+        return {POOL_LABEL: SYSTEM_POOL}
+    return {POOL_LABEL: pool.name, ACCELERATOR_LABEL: pool.accelerator}
+
+
+def system_placement(instance_type: str) -> Placement:
+    return Placement(pool=SYSTEM_POOL, instance_type=instance_type,
+                     node_selector={POOL_LABEL: SYSTEM_POOL, INSTANCE_TYPE_LABEL: instance_type})
+
+
+def _spot(selector: dict[str, str], cloud: str, spot: bool) -> dict[str, str]:
+    if spot:
+        key, value = SPOT_LABELS[cloud]
+        selector[key] = value
+    return selector
+
+
+def gpu_placement(pool: GpuPoolSpec, cloud: str) -> Placement:
+    """GPU pods on either cloud: select the pool by label, tolerate the GPU taint, ask for GPUs (and EFA)."""
+    extra = {EFA_RESOURCE: pool.efa_interfaces} if pool.efa_interfaces else {}
+    return Placement(
+        pool=pool.name,
+        instance_type=pool.instance_type,
+        node_selector=_spot({POOL_LABEL: pool.name, INSTANCE_TYPE_LABEL: pool.instance_type}, cloud, pool.spot),
+        tolerations=({"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},),
+        accelerator=pool.accelerator,
+        accelerator_resource=GPU_RESOURCE,
+        extra_resources=extra,
+        spot=pool.spot,
+    )
+
+
+def tpu_placement(pool: TpuPoolSpec) -> Placement:
+    """TPU pods on GKE: the accelerator and topology selectors are what GKE's TPU webhook keys on."""
+    return Placement(
+        pool=pool.name,
+        instance_type=pool.machine_type,
+        node_selector=_spot({
+            POOL_LABEL: pool.name,
+            "cloud.google.com/gke-tpu-accelerator": pool.accelerator,
+            "cloud.google.com/gke-tpu-topology": pool.topology,
+        }, "gcp", pool.spot),
+        tolerations=({"key": TPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},),
+        accelerator=pool.accelerator,
+        accelerator_resource=TPU_RESOURCE,
+        spot=pool.spot,
+    )
+
+
+def placement_for(pool: GpuPoolSpec | TpuPoolSpec, cloud: str) -> Placement:
+    return gpu_placement(pool, cloud) if isinstance(pool, GpuPoolSpec) else tpu_placement(pool)

@@ -1,0 +1,1 @@
+"""Workloads on the cluster: distributed training jobs (torchrun across nodes) and the compressed-model server."""

@@ -1,0 +1,34 @@
+"""One module per rule; ALL_POLICIES is the pack's order (the budget warning runs right after the budget)."""
+
+from rules import (
+    accelerator_allowlist,
+    encryption_at_rest,
+    imdsv2_required,
+    max_accelerators,
+    no_open_ssh,
+    no_public_buckets,
+    no_public_ip_accelerators,
+    required_cost_tags,
+    spot_required,
+    stack_monthly_budget,
+    stack_worst_case_budget,
+    training_run_cost_cap,
+    unpriced_resource,
+)
+
+ALL_POLICIES = [
+    unpriced_resource.POLICY,
+    stack_monthly_budget.POLICY,
+    stack_monthly_budget.WARNING,
+    stack_worst_case_budget.POLICY,
+    training_run_cost_cap.POLICY,
+    accelerator_allowlist.POLICY,
+    spot_required.POLICY,
+    max_accelerators.POLICY,
+    required_cost_tags.POLICY,
+    encryption_at_rest.POLICY,
+    no_public_buckets.POLICY,
+    imdsv2_required.POLICY,
+    no_open_ssh.POLICY,
+    no_public_ip_accelerators.POLICY,
+]

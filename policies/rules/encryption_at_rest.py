@@ -1,0 +1,42 @@
+"""encryption-at-rest: every data store is encrypted (EFS, EBS root volumes, S3 with an SSE configuration)."""
+
+from __future__ import annotations
+
+from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
+
+from rules.support import plain
+
+_TRUE = (True, "true")
+
+
+def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
+    sse_for: set[str] = set()
+    for r in args.resources:
+        if r.resource_type == "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
+            rules = plain(r.props).get("rules") or []
+            if any((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for rule in rules):
+                sse_for.update(d.urn for d in r.dependencies)
+    for r in args.resources:
+        props = plain(r.props)
+        t = r.resource_type
+        if t == "aws:efs/fileSystem:FileSystem" and props.get("encrypted") not in _TRUE:
+            report(f"{r.name}: EFS file system has encrypted={props.get('encrypted')!r}; set encrypted: true", r.urn)
+        elif t == "aws:ebs/volume:Volume" and props.get("encrypted") not in _TRUE:
+            report(f"{r.name}: EBS volume is not encrypted", r.urn)
+        elif t == "aws:ec2/launchTemplate:LaunchTemplate":
+            for m in props.get("blockDeviceMappings") or []:
+                ebs = m.get("ebs") or {}
+                if ebs and ebs.get("encrypted") not in _TRUE:
+                    report(f"{r.name}: volume {m.get('deviceName')} has encrypted={ebs.get('encrypted')!r}; "
+                           "set encrypted 'true'", r.urn)
+        elif t in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2") and r.urn not in sse_for:
+            report(f"{r.name}: S3 bucket has no server-side encryption configuration", r.urn)
+
+
+POLICY = StackValidationPolicy(
+    name="encryption-at-rest",
+    description="Every data store is encrypted at rest (EFS, EBS, S3 with default encryption; FSx, Filestore, "
+                "GCS and PD always are).",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    validate=_validate,
+)

@@ -1,0 +1,131 @@
+"""The `workloads` key: pinned images, pools that exist, sizes the pool can hold; exact messages."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from components.errors import ConfigError
+from components.spec import parse_spec
+from components.workloads.config import TrainerModel
+
+DIGEST = "sha256:" + "0" * 64
+TRAINER = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ai-infra/trainer@{DIGEST}"
+SERVER = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ai-infra/server:1.0.0"
+
+BASE: dict[str, Any] = {
+    "aws:region": "us-east-1",
+    "environment": "dev",
+    "tags": {"team": "ml", "cost-center": "cc-1"},
+    "network": {"cidr": "10.0.0.0/16", "azCount": 2, "tier": "standard"},
+    "kubernetes": {
+        "version": "1.33",
+        "gpuPools": [{"name": "a10g", "instanceType": "g5.12xlarge", "minSize": 0, "desiredSize": 0, "maxSize": 2}],
+    },
+    "workloads": {
+        "trainingJobs": [{"name": "run1", "image": TRAINER, "pool": "a10g", "nodes": 2, "maxRunHours": 12}],
+        "servers": [{"name": "clf", "image": SERVER, "modelPath": "models/clf/model.onnx"}],
+    },
+}
+
+
+def with_job(**changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(BASE)
+    values["workloads"]["trainingJobs"][0].update(changes)
+    return values
+
+
+def with_server(**changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(BASE)
+    values["workloads"]["servers"][0].update(changes)
+    return values
+
+
+def problems(values: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as err:
+        parse_spec(values, "ai-infra", "test")
+    return err.value.problems
+
+
+def test_job_defaults_come_from_the_pool() -> None:
+    spec = parse_spec(BASE, "ai-infra", "test")
+    job = spec.workloads.training_jobs[0]
+    assert (job.accelerators_per_node, job.nodes, job.model) == (4, 2, TrainerModel.LM)
+    assert job.active_deadline_seconds == 12 * 3600
+    # 75% of g5.12xlarge's 48 vCPU and 192 GiB (room for system daemons).
+    assert (job.cpu, job.memory_gib) == (36.0, 144)
+    assert job.data_path == "datasets/run1"
+    server = spec.workloads.servers[0]
+    assert (server.model_name, server.pool, server.min_replicas, server.max_replicas) == ("clf", "", 2, 4)
+
+
+BAD: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("latest tag", with_job(image="ghcr.io/acme/trainer:latest"),
+     ["workloads.trainingJobs[0].image: 'ghcr.io/acme/trainer:latest' uses the mutable tag 'latest'; pin it by "
+      "digest ('ghcr.io/acme/trainer@sha256:...') or an immutable version tag ('ghcr.io/acme/trainer:1.0.0')"]),
+    ("untagged", with_server(image="ghcr.io/acme/server"),
+     ["workloads.servers[0].image: 'ghcr.io/acme/server' has no tag or digest; pin it by digest "
+      "('ghcr.io/acme/server@sha256:...') or an immutable version tag ('ghcr.io/acme/server:1.0.0')"]),
+    ("not an image", with_job(image="Not An Image"),
+     ["workloads.trainingJobs[0].image: 'Not An Image' is not an image reference such as "
+      "'123456789012.dkr.ecr.us-east-1.amazonaws.com/trainer@sha256:<64 hex>'"]),
+    ("unknown pool with suggestion", with_job(pool="a10"),
+     ["workloads.trainingJobs[0].pool: 'a10' is not a pool of this cluster; did you mean 'a10g'?"]),
+    ("unknown pool, no close name", with_job(pool="h100"),
+     ["workloads.trainingJobs[0].pool: 'h100' is not a pool of this cluster; defined pools: a10g"]),
+    ("more nodes than the pool", with_job(nodes=3),
+     ["workloads.trainingJobs[0].nodes: 3 exceeds maxSize 2 of pool 'a10g'; the job could never start all its pods"]),
+    ("more GPUs than a node", with_job(acceleratorsPerNode=8),
+     ["workloads.trainingJobs[0].acceleratorsPerNode: 8 exceeds the 4 accelerators a 'a10g' node has"]),
+    ("run hours out of range", with_job(maxRunHours=0),
+     ["workloads.trainingJobs[0].maxRunHours: 0 is out of range; allowed 1..720 (hours)"]),
+    ("checkpoint never reached", with_job(maxSteps=10, checkpointEvery=50),
+     ["workloads.trainingJobs[0].checkpointEvery: 50 exceeds maxSteps 10; the run would never checkpoint"]),
+    ("bad model", with_job(model="gpt"),
+     ["workloads.trainingJobs[0].model: 'gpt' is not allowed; expected one of classifier, lm"]),
+    ("model path with scheme", with_server(modelPath="s3://bucket/model.onnx"),
+     ["workloads.servers[0].modelPath: 's3://bucket/model.onnx' is not an object key prefix such as "
+      "'models/classifier-int8' (no scheme, no leading or trailing '/'): it is read from the artifacts bucket"]),
+    ("replicas inverted", with_server(minReplicas=5, maxReplicas=2),
+     ["workloads.servers[0].maxReplicas: 2 is below minReplicas 5"]),
+    ("more GPU replicas than GPUs", with_server(pool="a10g", maxReplicas=9),
+     ["workloads.servers[0].maxReplicas: 9 replicas need 9 GPUs; pool 'a10g' has at most 8"]),
+    ("duplicate names across kinds", with_server(name="run1"),
+     ["workloads.servers[0].name: 'run1' is already used by workloads.trainingJobs[0]; workload names must be "
+      "unique (each is a namespace)"]),
+    ("cpu above the node", with_job(cpu=64),
+     ["workloads.trainingJobs[0].cpu: 64.0 exceeds the 48 vCPUs of 'g5.12xlarge'"]),
+]
+
+
+@pytest.mark.parametrize(("case", "values", "expected"), BAD, ids=[c[0] for c in BAD])
+def test_bad_workload_config_is_reported_exactly(case: str, values: dict[str, Any], expected: list[str]) -> None:
+    assert problems(values) == expected
+
+
+def test_workloads_need_a_cluster() -> None:
+    values = copy.deepcopy(BASE)
+    del values["kubernetes"]
+    # One problem, not one per workload: the pools cannot be checked without a cluster.
+    assert problems(values) == ["workloads: needs a cluster to run on; add a `kubernetes` section (version, pools)"]
+
+
+def test_training_jobs_need_the_shared_file_system() -> None:
+    values = copy.deepcopy(BASE)
+    values["storage"] = {"efs": {"enabled": False}}
+    assert problems(values) == [
+        "storage.efs.enabled: false, but workloads.trainingJobs keep checkpoints on the shared file system; "
+        "set it to true"
+    ]
+
+
+@pytest.mark.parametrize("image", [
+    TRAINER,
+    "ghcr.io/acme/trainer:1.4.2",
+    "localhost:5000/trainer:2026-11-28",
+    f"ghcr.io/acme/trainer:1.4.2@{DIGEST}",
+])
+def test_pinned_images_are_accepted(image: str) -> None:
+    parse_spec(with_job(image=image), "ai-infra", "test")
