@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "aiinfra.commands.plan",
     "aiinfra.commands.preflight",
+    "aiinfra.commands.size",
 )
 
 

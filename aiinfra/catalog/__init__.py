@@ -63,6 +63,8 @@ class Accelerator:
     bf16_dense_tflops: float
     source: str
     as_of: str
+    memory_bandwidth_gbs: float = 0.0
+    """Peak memory (HBM/GDDR) bandwidth, GB/s, from the same source; bounds decode speed in serving."""
 
 
 def load_json(filename: str) -> Any:

@@ -75,6 +75,8 @@ class TpuGeneration:
     disk_source: str
     as_of: str
     note: str = ""
+    hbm_gbs_per_chip: float = 0.0
+    """Peak HBM bandwidth per chip, GB/s (same source as the row); bounds decode speed in serving."""
 
     def accelerator_type(self, size: int) -> str:
         return f"{self.type_prefix}-{size}"
