@@ -24,6 +24,7 @@ from aiinfra.sizing import (
     plan_training,
     stack_config_yaml,
 )
+from aiinfra.sizing.formulas import show_number
 from aiinfra.sizing.training import Candidate
 
 TABLE_ROWS = 15
@@ -173,8 +174,9 @@ def render_training(plan: TrainingPlan, limit: int = TABLE_ROWS) -> str:
     g = plan.goal
     target = (f"deadline {g.deadline_hours:g} h" if g.deadline_hours else
               f"budget ${g.budget_usd:,.0f}" if g.budget_usd else "no deadline: smallest configuration that fits")
-    work = f"{g.tokens:.3g} tokens" if g.tokens else f"{g.samples:.3g} samples x {g.flops_per_sample:.3g} FLOPs"
-    lines = [f"Training sizing: {g.params:.3g} parameters, {work}, {target}", ""]
+    work = (f"{show_number(g.tokens)} tokens" if g.tokens else
+            f"{show_number(g.samples or 0)} samples x {show_number(g.flops_per_sample or 0)} FLOPs")
+    lines = [f"Training sizing: {show_number(g.params)} parameters, {work}, {target}", ""]
     lines.append(f"Compute   {plan.flops:.3e} FLOPs = {plan.flops_basis}")
     lines.append(f"          {plan.steps:,.0f} steps of {plan.global_batch} x {plan.seq_len} tokens")
     how = "derived from parameters" if plan.shape.derived else "given"
@@ -251,7 +253,7 @@ def _sensitivity_lines(sens: dict[str, Any]) -> list[str]:
 
 def render_serving(plan: ServingPlan, limit: int = TABLE_ROWS) -> str:
     g = plan.goal
-    lines = [f"Serving sizing: {g.params:.3g} parameters ({g.quantization.value}), context {g.context}, "
+    lines = [f"Serving sizing: {show_number(g.params)} parameters ({g.quantization.value}), context {g.context}, "
              f"{plan.rps:g} requests/s, {plan.output_tokens} output tokens each", ""]
     how = "derived from parameters" if plan.shape.derived else "given"
     lines.append(f"Model     {plan.shape.layers} layers x {plan.shape.hidden} hidden ({how})")

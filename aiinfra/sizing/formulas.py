@@ -8,6 +8,7 @@ printed next to a plan are the numbers that produced it. Units are in the names:
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,12 +28,19 @@ __all__ = [
     "memory_per_device_bytes",
     "min_devices_to_fit",
     "model_shape",
+    "show_number",
     "state_bytes_per_param",
     "training_flops",
     "training_flops_from_samples",
 ]
 
 GIB = 2**30
+
+
+def show_number(value: float) -> str:
+    """A count as users type it: 7e9, 2e12, 0.5, 1024 (for messages and headers)."""
+    text = f"{value:.4g}"
+    return re.sub(r"e\+?(-?)0*(\d)", r"e\1\2", text)
 
 
 class Optimizer(StrEnum):

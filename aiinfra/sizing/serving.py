@@ -25,7 +25,7 @@ from aiinfra.catalog.prices import HOURS_PER_MONTH, PriceError, hourly_price
 from aiinfra.catalog.tpu import tpu_slice
 from aiinfra.sizing.assumptions import Assumptions, default_assumptions
 from aiinfra.sizing.errors import SizingError
-from aiinfra.sizing.formulas import GIB, ModelShape, Quantization, kv_bytes_per_token, model_shape
+from aiinfra.sizing.formulas import GIB, ModelShape, Quantization, kv_bytes_per_token, model_shape, show_number
 from aiinfra.sizing.hardware import Offering, offerings
 from aiinfra.sizing.training import validate_selection
 
@@ -141,11 +141,11 @@ class ServingPlan:
 def validate_serving_goal(goal: ServingGoal) -> None:
     p: list[str] = []
     if not (math.isfinite(goal.params) and goal.params > 0):
-        p.append(f"--params: {goal.params:g} must be a positive number")
+        p.append(f"--params: {show_number(goal.params)} must be a positive number")
     if not goal.rps_given:
         p.append("--rps: is required with --serve (target requests per second)")
     elif not (math.isfinite(goal.rps) and goal.rps > 0):
-        p.append(f"--rps: {goal.rps:g} must be a positive number of requests per second")
+        p.append(f"--rps: {show_number(goal.rps)} must be a positive number of requests per second")
     if goal.context < 2:
         p.append(f"--context: {goal.context} must be at least 2 tokens")
     if goal.output_tokens is not None and not 1 <= goal.output_tokens < goal.context:

@@ -32,6 +32,7 @@ from aiinfra.sizing.formulas import (
     memory_per_device_bytes,
     min_devices_to_fit,
     model_shape,
+    show_number,
     state_bytes_per_param,
     training_flops,
     training_flops_from_samples,
@@ -339,7 +340,7 @@ def validate_selection(p: list[str], accels: tuple[str, ...], clouds: tuple[str,
 
 def _positive(p: list[str], name: str, value: float) -> None:
     if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-        p.append(f"{name}: {value:g} must be a positive number" if isinstance(value, (int, float))
+        p.append(f"{name}: {show_number(value)} must be a positive number" if isinstance(value, (int, float))
                  else f"{name}: {value!r} must be a positive number")
 
 

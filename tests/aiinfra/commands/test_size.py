@@ -59,7 +59,7 @@ def test_serve_table(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--params=-7e9", "--tokens", "2e12"], "error: --params: -7e+09 must be a positive number\n"),
+        (["--params=-7e9", "--tokens", "2e12"], "error: --params: -7e9 must be a positive number\n"),
         (["--params", "7e9", "--tokens", "2e12", "--accelerator", "h10"],
          "error: --accelerator: 'h10' is not a known accelerator; did you mean 'h100'? (known: a100-40gb, a100-80gb, "
          "a10g, b200, h100, h200, l4, l40s, tpu-v4, tpu-v5e, tpu-v5p, tpu-v6e)\n"),

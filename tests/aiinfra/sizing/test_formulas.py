@@ -19,6 +19,7 @@ from aiinfra.sizing.formulas import (
     memory_per_device_bytes,
     min_devices_to_fit,
     model_shape,
+    show_number,
     training_flops,
     training_flops_from_samples,
 )
@@ -115,3 +116,9 @@ def test_allreduce_traffic_ring_and_zero3() -> None:
 def test_kv_cache_per_token_matches_vllm_paper_opt_13b() -> None:
     # OPT-13B: 40 layers, hidden 5120 -> 2 x 40 x 5120 x 2 B = 819,200 B ("800 KB" in the vLLM paper)
     assert kv_bytes_per_token(ModelShape(40, 5120, derived=False), A) == 819_200
+
+
+@pytest.mark.parametrize(("value", "text"), [(7e9, "7e9"), (-7e9, "-7e9"), (2e12, "2e12"), (0.5, "0.5"),
+                                             (1024, "1024"), (1.5e-3, "0.0015")])
+def test_numbers_read_as_typed(value: float, text: str) -> None:
+    assert show_number(value) == text

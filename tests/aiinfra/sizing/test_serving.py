@@ -82,7 +82,7 @@ def test_recommended_is_cheapest_feasible_and_assumptions_have_sources() -> None
 @pytest.mark.parametrize(
     ("goal", "message"),
     [
-        (ServingGoal(params=-1e9, rps=1), "--params: -1e+09 must be a positive number"),
+        (ServingGoal(params=-1e9, rps=1), "--params: -1e9 must be a positive number"),
         (ServingGoal(params=7e9, rps=0), "--rps: 0 must be a positive number of requests per second"),
         (ServingGoal(params=7e9, rps=-1, rps_given=False), "--rps: is required with --serve (target requests per "
                                                            "second)"),

@@ -166,7 +166,7 @@ def test_json_has_the_documented_shape() -> None:
 @pytest.mark.parametrize(
     ("goal", "message"),
     [
-        (TrainingGoal(params=-7e9, tokens=2e12), "--params: -7e+09 must be a positive number"),
+        (TrainingGoal(params=-7e9, tokens=2e12), "--params: -7e9 must be a positive number"),
         (TrainingGoal(params=7e9, tokens=2e12, accelerators=("h10",)),
          "--accelerator: 'h10' is not a known accelerator; did you mean 'h100'? (known: a100-40gb, a100-80gb, "
          "a10g, b200, h100, h200, l4, l40s, tpu-v4, tpu-v5e, tpu-v5p, tpu-v6e)"),
