@@ -12,13 +12,17 @@ import pulumi
 
 from components import tagging
 from components.compute.aws_gpu_group import AwsGpuGroup, AwsGpuGroupArgs
+from components.compute.gcp_gpu_group import GcpGpuGroup, GcpGpuGroupArgs
+from components.compute.tpu_pod import TpuPod, TpuPodArgs
 from components.kubernetes.eks import EksCluster, EksClusterArgs
 from components.kubernetes.identity import AwsWorkloadIdentity, AwsWorkloadIdentityArgs
 from components.kubernetes.placement import placement_for, system_placement
 from components.network.aws import AwsNetwork, AwsNetworkArgs
+from components.network.gcp import GcpNetwork, GcpNetworkArgs
 from components.network.tiers import tier_row
 from components.spec import Cloud, StackSpec
 from components.storage.aws import AwsStorage, AwsStorageArgs
+from components.storage.gcp import GcpStorage, GcpStorageArgs
 from components.workloads.model_server import ModelServer, ModelServerArgs, ModelSource
 from components.workloads.training_job import TrainingJob, TrainingJobArgs
 
@@ -28,7 +32,7 @@ def build(spec: StackSpec) -> dict[str, Any]:
     tagging.register(spec.tags)
     if spec.cloud is Cloud.AWS:
         return _build_aws(spec)
-    raise NotImplementedError(f"cloud {spec.cloud.value!r}")
+    return _build_gcp(spec)
 
 
 def _build_aws(spec: StackSpec) -> dict[str, Any]:
@@ -127,3 +131,49 @@ def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsSt
 
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             "trainingJobs": jobs, "servers": servers}
+
+
+def _build_gcp(spec: StackSpec) -> dict[str, Any]:
+    """GCP: network -> storage (GCS, Filestore) -> GPU groups and TPU pods."""
+    prefix = f"{spec.project}-{spec.stack}"
+    net = spec.network
+    network = GcpNetwork(prefix, GcpNetworkArgs(
+        cidr=net.cidr, region=spec.region, tier=net.tier, flow_logs=net.flow_logs, peered_cidrs=net.peered_cidrs,
+    ))
+    storage = GcpStorage(prefix, GcpStorageArgs(
+        region=spec.region,
+        vpc_cidr=net.cidr,
+        network_name=network.network_name,
+        filestore_free_range=network.ranges.filestore,
+        filestore=spec.storage.filestore,
+        noncurrent_version_days=spec.storage.bucket.noncurrent_version_days,
+        protect_data=spec.protect_data,
+        force_destroy_bucket=spec.storage.bucket.force_destroy,
+    ), opts=pulumi.ResourceOptions(depends_on=[network]))
+
+    tier = tier_row(net.tier).gcp
+    groups = {}
+    for g in spec.gcp_gpu_groups:
+        groups[g.name] = GcpGpuGroup(f"{prefix}-{g.name}", GcpGpuGroupArgs(
+            group=g, project=spec.gcp_project, region=spec.region, tier=tier,
+            subnet_self_link=network.subnet_self_link, bucket_name=storage.bucket_name,
+            filestore_ip=storage.filestore_ip, filestore_share=storage.filestore_share,
+        ), opts=pulumi.ResourceOptions(depends_on=[storage]))
+    tpus = {}
+    for pod in spec.tpu_pods:
+        tpus[pod.name] = TpuPod(f"{prefix}-{pod.name}", TpuPodArgs(
+            pod=pod, project=spec.gcp_project, network_id=network.network_id, subnet_id=network.subnet_id,
+            bucket_name=storage.bucket_name,
+        ), opts=pulumi.ResourceOptions(depends_on=[storage]))
+
+    return {
+        "networkId": network.network_id,
+        "networkSelfLink": network.network_self_link,
+        "subnetSelfLink": network.subnet_self_link,
+        "podsRangeName": network.pods_range_name,
+        "servicesRangeName": network.services_range_name,
+        "bucketName": storage.bucket_name,
+        "filestoreIp": storage.filestore_ip,
+        "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
+        "tpuPods": {name: t.node_names for name, t in tpus.items()},
+    }

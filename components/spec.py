@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
@@ -37,6 +37,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "gpuGroups",
     "kubernetes",
     "workloads",
+    "tpuPods",
 )
 
 
@@ -166,11 +167,122 @@ class FsxSpec:
     """MB/s per TiB (PERSISTENT_2: 125, 250, 500, 1000)."""
 
 
+# --------------------------------------------------------------------------------------
+# GCP models (cloud: gcp)
+# --------------------------------------------------------------------------------------
+
+
+class BootDiskType(StrEnum):
+    PD_BALANCED = "pd-balanced"
+    PD_SSD = "pd-ssd"
+    PD_STANDARD = "pd-standard"
+    HYPERDISK_BALANCED = "hyperdisk-balanced"
+
+
+class FilestoreTierName(StrEnum):
+    BASIC_HDD = "BASIC_HDD"
+    BASIC_SSD = "BASIC_SSD"
+    ZONAL = "ZONAL"
+    REGIONAL = "REGIONAL"
+    ENTERPRISE = "ENTERPRISE"
+
+
+class TpuPurchase(StrEnum):
+    """How a TPU slice is bought."""
+
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    PREEMPTIBLE = "preemptible"
+    """Legacy preemptible TPUs (v4 and older); newer generations sell spot."""
+
+
+class DiskMode(StrEnum):
+    READ_WRITE = "READ_WRITE"
+    READ_ONLY = "READ_ONLY"
+
+
+@dataclass(frozen=True)
+class GcpAutoscalingSpec:
+    min_size: int = 0
+    max_size: int = 1
+    cpu_utilization: float = 0.6
+    """Target average CPU utilization (0.1..0.95) the autoscaler holds."""
+    cooldown_seconds: int = 300
+    """Seconds a new VM gets before its metrics count (GPU drivers and images load slowly)."""
+
+
+@dataclass(frozen=True)
+class GcpGpuGroupSpec:
+    """A GCP GPU managed instance group (cloud: gcp)."""
+
+    name: str
+    machine_type: str
+    """A3/A2/G2 (GPUs bundled) or N1 with `accelerator_type` x `accelerator_count`."""
+    accelerator_type: str = ""
+    """N1 only: e.g. `nvidia-tesla-t4`."""
+    accelerator_count: int = 0
+    zone: str = ""
+    """Zonal group in this zone (required for compact placement); else regional, optionally pinned here."""
+    target_size: int = 1
+    autoscaling: GcpAutoscalingSpec | None = None
+    purchase: Purchase = Purchase.ON_DEMAND
+    """`on-demand` (STANDARD provisioning) or `spot` (SPOT provisioning)."""
+    boot_disk_gib: int = 200
+    boot_disk_type: BootDiskType = BootDiskType.PD_BALANCED
+    reservation: str = ""
+    """Consume this specific reservation (name); empty: any matching reservation is not required."""
+
+    @property
+    def gpu_count(self) -> int:
+        from aiinfra.catalog.gcp import gcp_machine_type
+
+        facts = gcp_machine_type(self.machine_type)
+        return facts.gpu_count if facts is not None else self.accelerator_count
+
+
+@dataclass(frozen=True)
+class TpuDataDiskSpec:
+    size_gib: int = 100
+    type: str = "pd-balanced"
+    mode: DiskMode = DiskMode.READ_WRITE
+
+
+@dataclass(frozen=True)
+class TpuPodSpec:
+    """A TPU slice, or several identical slices trained as one job (multislice)."""
+
+    name: str
+    accelerator_type: str
+    """E.g. `v5litepod-8`, `v5p-128`, `v6e-256` (see aiinfra.catalog.tpu)."""
+    generation: str
+    zone: str
+    runtime_version: str
+    slices: int = 1
+    purchase: TpuPurchase = TpuPurchase.ON_DEMAND
+    queued: bool = False
+    """Provision through a queued resource (always true for multislice)."""
+    reserved: bool = False
+    """Consume the project's TPU reservation (capacity already bought)."""
+    data_disks: tuple[TpuDataDiskSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class FilestoreSpec:
+    enabled: bool = False
+    tier: FilestoreTierName = FilestoreTierName.BASIC_HDD
+    capacity_gib: int = 1024
+    zone: str = ""
+    """Zonal tiers (BASIC_*, ZONAL) live in this zone; regional tiers in the stack's region."""
+    share_name: str = "shared"
+
+
 @dataclass(frozen=True)
 class StorageSpec:
     efs: EfsSpec = field(default_factory=EfsSpec)
     bucket: BucketSpec = field(default_factory=BucketSpec)
     fsx: FsxSpec = field(default_factory=FsxSpec)
+    filestore: FilestoreSpec = field(default_factory=FilestoreSpec)
+    """GCP only."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +301,12 @@ class StackSpec:
     """The cluster (EKS or GKE) and its pools; None when the stack has none."""
     workloads: WorkloadsSpec = field(default_factory=WorkloadsSpec)
     """Training jobs and model servers on the cluster."""
+    gcp_project: str = ""
+    """`gcp:project` (GCP only)."""
+    gcp_gpu_groups: tuple[GcpGpuGroupSpec, ...] = ()
+    """GCP GPU groups (empty on AWS)."""
+    tpu_pods: tuple[TpuPodSpec, ...] = ()
+    """TPU slices (GCP only)."""
 
     @property
     def is_prod(self) -> bool:
@@ -228,10 +346,17 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     cloud = r.choice(values, "cloud", "", Cloud, Cloud.AWS)
     environment = r.choice(values, "environment", "", Environment)
     region = _parse_region(r, values, cloud)
-    tags = _parse_tags(r, values.get("tags"), environment)
-    network = _parse_network(r, values.get("network"))
-    storage = _parse_storage(r, values.get("storage"))
-    groups = _parse_gpu_groups(r, values.get("gpuGroups"), network, environment)
+    gcp_project = _parse_gcp_project(r, values) if cloud is Cloud.GCP else ""
+    tags = _parse_tags(r, values.get("tags"), environment, cloud)
+    network = _parse_network(r, values.get("network"), cloud)
+    storage = _parse_storage(r, values.get("storage"), cloud, region)
+    groups: tuple[GpuGroupSpec, ...] = ()
+    gcp_groups: tuple[GcpGpuGroupSpec, ...] = ()
+    if cloud is Cloud.GCP:
+        gcp_groups = _parse_gcp_gpu_groups(r, values.get("gpuGroups"), network, region)
+    else:
+        groups = _parse_gpu_groups(r, values.get("gpuGroups"), network, environment)
+    tpu_pods = _parse_tpu_pods(r, values.get("tpuPods"), region, cloud)
     cluster = parse_kubernetes(r, values.get("kubernetes"), cloud.value, tier_row(network.tier).aws.efa)
     workloads = parse_workloads(r, values.get("workloads"), cluster)
     if cloud is Cloud.AWS and workloads.training_jobs and not storage.efs.enabled:
@@ -251,6 +376,9 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
         gpu_groups=groups,
         kubernetes=cluster,
         workloads=workloads,
+        gcp_project=gcp_project,
+        gcp_gpu_groups=gcp_groups,
+        tpu_pods=tpu_pods,
     )
 
 
@@ -260,13 +388,18 @@ def _parse_region(r: Reader, values: Mapping[str, Any], cloud: Cloud) -> str:
     if region is None:
         r.add(key, f"is required for cloud '{cloud.value}'; set it with `pulumi config set {key} <region>`")
         return ""
+    if cloud is Cloud.GCP:
+        if not isinstance(region, str) or not _GCP_REGION.match(region):
+            r.add(key, f"{show(region)} is not a GCP region name such as 'us-central1'")
+            return ""
+        return region
     if not isinstance(region, str) or not _REGION.match(region):
         r.add(key, f"{show(region)} is not a region name such as 'us-east-1'")
         return ""
     return region
 
 
-def _parse_tags(r: Reader, raw: Any, environment: Environment) -> dict[str, str]:
+def _parse_tags(r: Reader, raw: Any, environment: Environment, cloud: Cloud = Cloud.AWS) -> dict[str, str]:
     obj = r.mapping(raw, "tags")
     tags: dict[str, str] = {}
     for key in REQUIRED_TAGS:
@@ -283,13 +416,18 @@ def _parse_tags(r: Reader, raw: Any, environment: Environment) -> dict[str, str]
         if key.lower().startswith("aws:") or len(key) > 128 or len(value) > 256:
             r.add(where, f"{show(value)} is not a valid tag: keys up to 128 characters, not starting with 'aws:', values up to 256")
             continue
+        # GCP labels are stricter than AWS tags; the same cost tags must survive as labels.
+        if cloud is Cloud.GCP and not _parse_gcp_label(r, where, key, value):
+            continue
         tags[key] = value
     return {"environment": environment.value, **tags}
 
 
-def _parse_network(r: Reader, raw: Any) -> NetworkSpec:
+def _parse_network(r: Reader, raw: Any, cloud: Cloud = Cloud.AWS) -> NetworkSpec:
     obj = r.mapping(raw, "network")
     r.known_keys(obj, ("cidr", "azCount", "tier", "flowLogs", "peeredCidrs"), "network")
+    if cloud is Cloud.GCP and "azCount" in obj:
+        r.add("network.azCount", "is AWS-only (GCP subnets span every zone of the region); remove it")
     cidr = obj.get("cidr", NetworkSpec.cidr)
     net = r.cidr(cidr, "network.cidr")
     if net is not None and not 16 <= net.prefixlen <= 20:
@@ -318,9 +456,20 @@ def _parse_network(r: Reader, raw: Any) -> NetworkSpec:
     )
 
 
-def _parse_storage(r: Reader, raw: Any) -> StorageSpec:
+def _parse_storage(r: Reader, raw: Any, cloud: Cloud = Cloud.AWS, region: str = "") -> StorageSpec:
     obj = r.mapping(raw, "storage")
-    r.known_keys(obj, ("efs", "bucket", "fsxLustre"), "storage")
+    if cloud is Cloud.GCP:
+        for key in ("efs", "fsxLustre"):
+            if key in obj:
+                r.add(f"storage.{key}",
+                      "is AWS-only; on cloud 'gcp' use storage.filestore (and storage.bucket for GCS)")
+        r.known_keys({k: v for k, v in obj.items() if k not in ("efs", "fsxLustre")}, ("bucket", "filestore"),
+                     "storage")
+        return StorageSpec(efs=EfsSpec(enabled=False), bucket=_parse_bucket(r, obj),
+                           filestore=_parse_filestore(r, obj.get("filestore"), region))
+    if "filestore" in obj:
+        r.add("storage.filestore", "is GCP-only; on cloud 'aws' use storage.efs or storage.fsxLustre")
+    r.known_keys({k: v for k, v in obj.items() if k != "filestore"}, ("efs", "bucket", "fsxLustre"), "storage")
 
     efs_obj = r.mapping(obj.get("efs"), "storage.efs")
     r.known_keys(efs_obj, ("enabled", "throughputMode", "provisionedMibps", "transitionToIaDays"), "storage.efs")
@@ -341,12 +490,7 @@ def _parse_storage(r: Reader, raw: Any) -> StorageSpec:
         transition_to_ia_days=ia_days,
     )
 
-    b_obj = r.mapping(obj.get("bucket"), "storage.bucket")
-    r.known_keys(b_obj, ("noncurrentVersionDays", "forceDestroy"), "storage.bucket")
-    bucket = BucketSpec(
-        noncurrent_version_days=r.integer(b_obj, "noncurrentVersionDays", "storage.bucket", 30, 1, 3650, "days"),
-        force_destroy=r.boolean(b_obj, "forceDestroy", "storage.bucket", False),
-    )
+    bucket = _parse_bucket(r, obj)
 
     f_obj = r.mapping(obj.get("fsxLustre"), "storage.fsxLustre")
     r.known_keys(f_obj, ("enabled", "storageCapacityGib", "deploymentType", "perUnitStorageThroughput"), "storage.fsxLustre")
@@ -364,6 +508,16 @@ def _parse_storage(r: Reader, raw: Any) -> StorageSpec:
         per_unit_storage_throughput=throughput,
     )
     return StorageSpec(efs=efs, bucket=bucket, fsx=fsx)
+
+
+def _parse_bucket(r: Reader, storage: Mapping[str, Any]) -> BucketSpec:
+    """`storage.bucket`: the S3 bucket on AWS, the GCS bucket on GCP (same keys)."""
+    b_obj = r.mapping(storage.get("bucket"), "storage.bucket")
+    r.known_keys(b_obj, ("noncurrentVersionDays", "forceDestroy"), "storage.bucket")
+    return BucketSpec(
+        noncurrent_version_days=r.integer(b_obj, "noncurrentVersionDays", "storage.bucket", 30, 1, 3650, "days"),
+        force_destroy=r.boolean(b_obj, "forceDestroy", "storage.bucket", False),
+    )
 
 
 def _parse_gpu_groups(r: Reader, raw: Any, network: NetworkSpec, env: Environment) -> tuple[GpuGroupSpec, ...]:
@@ -510,6 +664,345 @@ def _parse_schedule(r: Reader, raw: Any, path: str, env: Environment) -> Schedul
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         r.add(f"{path}.timezone", f"{tz!r} is not an IANA time zone such as 'Europe/Berlin' or 'UTC'")
     return ScheduleSpec(start=start, stop=stop, days=days, timezone=tz)
+
+
+# --------------------------------------------------------------------------------------
+# GCP parsing (cloud: gcp)
+# --------------------------------------------------------------------------------------
+
+_GCP_REGION = re.compile(r"^[a-z]+(-[a-z]+)+\d+$")
+_GCP_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_GCP_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_GCP_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_GCP_RESERVATION = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SHARE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
+
+_GCP_GPU_GROUP_KEYS = (
+    "name", "machineType", "acceleratorType", "acceleratorCount", "zone", "targetSize", "autoscaling",
+    "purchase", "bootDiskGib", "bootDiskType", "reservation",
+)
+# AWS group keys and what a GCP group says instead: a stack moved between clouds gets a pointer.
+_AWS_ONLY_GROUP_KEYS = {
+    "instanceType": "machineType (e.g. 'g2-standard-8')",
+    "extraInstanceTypes": "one machineType per group",
+    "minSize": "autoscaling.minSize",
+    "maxSize": "autoscaling.maxSize",
+    "desiredCapacity": "targetSize",
+    "onDemandBaseCapacity": "purchase 'on-demand' or 'spot' per group",
+    "onDemandPercentageAboveBase": "purchase 'on-demand' or 'spot' per group",
+    "rootVolumeGib": "bootDiskGib",
+    "efa": "network.tier (gVNIC and compact placement come from the tier)",
+    "capacityReservationId": "reservation (a reservation name)",
+    "capacityBlock": "reservation",
+    "schedule": "autoscaling",
+    "amiFamily": "nothing (the image is the Deep Learning VM with NVIDIA drivers)",
+    "kubernetesVersion": "nothing (GKE versions belong to the cluster)",
+}
+_TPU_KEYS = ("name", "acceleratorType", "zone", "runtimeVersion", "slices", "purchase", "queued", "reserved",
+             "dataDisks")
+
+
+def gcp_label_suggestion(value: str) -> str:
+    """A value GCP accepts as a label, closest to the one given."""
+    out = re.sub(r"[^a-z0-9_-]", "-", value.lower())[:63]
+    return out
+
+
+def _parse_gcp_label(r: Reader, where: str, key: str, value: str) -> bool:
+    if not _GCP_LABEL_KEY.match(key):
+        r.add(where, f"{key!r} is not a valid GCP label key: 1-63 lowercase letters, digits, '_' and '-', "
+                     f"starting with a letter; did you mean {gcp_label_suggestion(key)!r}?")
+        return False
+    if not _GCP_LABEL_VALUE.match(value):
+        r.add(where, f"{value!r} is not a valid GCP label value: up to 63 lowercase letters, digits, '_' and '-'; "
+                     f"did you mean {gcp_label_suggestion(value)!r}?")
+        return False
+    return True
+
+
+def _parse_gcp_project(r: Reader, values: Mapping[str, Any]) -> str:
+    project = values.get("gcp:project")
+    if project is None:
+        r.add("gcp:project", "is required for cloud 'gcp'; set it with `pulumi config set gcp:project <project-id>`")
+        return ""
+    if not isinstance(project, str) or not _GCP_PROJECT.match(project):
+        r.add("gcp:project", f"{show(project)} is not a project id: 6-30 lowercase letters, digits and '-', "
+                             "starting with a letter")
+        return ""
+    return project
+
+
+def _parse_zone(r: Reader, obj: Mapping[str, Any], path: str, region: str, required: bool) -> str:
+    zone = r.string(obj, "zone", path, required=required)
+    if zone and region and not (zone.startswith(f"{region}-") and len(zone) == len(region) + 2):
+        r.add(f"{path}.zone", f"{zone!r} is not a zone of gcp:region {region!r}; expected e.g. '{region}-a'")
+        return ""
+    return zone
+
+
+def _parse_gcp_gpu_groups(r: Reader, raw: Any, network: NetworkSpec, region: str) -> tuple[GcpGpuGroupSpec, ...]:
+    groups: list[GcpGpuGroupSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(r.sequence(raw, "gpuGroups")):
+        path = f"gpuGroups[{i}]"
+        obj = r.mapping(item, path)
+        if not obj:
+            continue
+        group = _parse_gcp_gpu_group(r, obj, path, network, region)
+        if group.name in seen:
+            r.add(f"{path}.name",
+                  f"{group.name!r} is already used by gpuGroups[{seen[group.name]}]; names must be unique")
+        seen.setdefault(group.name, i)
+        groups.append(group)
+    return tuple(groups)
+
+
+def _parse_gcp_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: NetworkSpec,
+                         region: str) -> GcpGpuGroupSpec:
+    from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators, n1_machine_types
+
+    for key in obj:
+        if key in _AWS_ONLY_GROUP_KEYS:
+            r.add(f"{path}.{key}", f"is an AWS key; on cloud 'gcp' use {_AWS_ONLY_GROUP_KEYS[key]}")
+    r.known_keys({k: v for k, v in obj.items() if k not in _AWS_ONLY_GROUP_KEYS}, _GCP_GPU_GROUP_KEYS, path)
+    name = r.string(obj, "name", path, required=True)
+    if name and not _NAME.match(name):
+        r.add(f"{path}.name",
+              f"{name!r} is not allowed; use 1-24 lowercase letters, digits and '-', starting with a letter")
+
+    mtype = r.string(obj, "machineType", path, required=True)
+    facts = gcp_machine_type(mtype) if mtype else None
+    n1 = n1_machine_types().get(mtype) if mtype else None
+    known = [*gcp_machine_types(), *n1_machine_types()]
+    if mtype and facts is None and n1 is None:
+        r.add(f"{path}.machineType", f"{mtype!r} is not a known GPU machine type (A3, A2, G2, or N1 with "
+                                     f"acceleratorType){hint(mtype, known)}")
+
+    acc_type = r.string(obj, "acceleratorType", path)
+    acc_count = r.integer(obj, "acceleratorCount", path, 1 if acc_type else 0, 0, 8)
+    if facts is not None and (acc_type or "acceleratorCount" in obj):
+        r.add(f"{path}.acceleratorType", f"{mtype!r} comes with {facts.gpu_count} x {facts.accelerator}; "
+                                         "acceleratorType and acceleratorCount are for N1 machine types only")
+    if n1 is not None:
+        accs = n1_accelerators()
+        acc = accs.get(acc_type) if acc_type else None
+        if not acc_type:
+            r.add(f"{path}.acceleratorType", f"is required with N1 machine type {mtype!r}; expected one of "
+                                             f"{', '.join(sorted(accs))}")
+        elif acc is None:
+            r.add(f"{path}.acceleratorType", f"{acc_type!r} is not a GPU that attaches to N1; expected one of "
+                                             f"{', '.join(sorted(accs))}{hint(acc_type, accs)}")
+        elif acc_count not in acc.max_vcpus:
+            r.add(f"{path}.acceleratorCount", f"{acc_count} x {acc_type} is not offered; expected one of "
+                                              f"{', '.join(str(c) for c in sorted(acc.max_vcpus))}")
+        elif n1.vcpu > acc.max_vcpus[acc_count]:
+            fits = sorted(c for c, v in acc.max_vcpus.items() if v >= n1.vcpu)
+            fix = f"acceleratorCount {fits[0]}" if fits else "a smaller N1 machine type"
+            r.add(f"{path}.machineType", f"{mtype!r} has {n1.vcpu} vCPUs, more than the {acc.max_vcpus[acc_count]} "
+                                         f"GCP allows with {acc_count} x {acc_type}; use {fix}")
+
+    tier = tier_row(network.tier).gcp
+    zone = _parse_zone(r, obj, path, region, required=False)
+    if tier.compact_placement and not zone and "zone" not in obj:
+        r.add(f"{path}.zone", f"is required on network.tier {network.tier.value!r}: compact placement keeps the "
+                              f"group in one zone; set e.g. '{region or 'us-central1'}-a'")
+    if tier.compact_placement and n1 is not None:
+        r.add(f"{path}.machineType", f"N1 ({mtype!r}) does not take compact placement, which network.tier "
+                                     f"{network.tier.value!r} uses; choose an A2/A3/G2 type or tier 'standard'")
+    if facts is not None and facts.gvnic_required and not tier.gvnic:
+        r.add(f"{path}.machineType", f"{mtype!r} runs only with gVNIC, which network.tier 'standard' does not "
+                                     "enable; use tier 'enhanced' or 'ultra'")
+
+    purchase = r.choice(obj, "purchase", path, Purchase, Purchase.ON_DEMAND)
+    if purchase is Purchase.MIXED:
+        r.add(f"{path}.purchase", "'mixed' is not available on GCP (a managed instance group is all spot or all "
+                                  "standard); use two groups, one 'spot' and one 'on-demand'")
+    if purchase is Purchase.SPOT and facts is not None and not facts.spot:
+        r.add(f"{path}.purchase", f"'spot' is not sold for {mtype!r}; use purchase 'on-demand'")
+
+    boot_gib = r.integer(obj, "bootDiskGib", path, 200, 50, 65536, "GiB")
+    boot_type = r.choice(obj, "bootDiskType", path, BootDiskType,
+                         BootDiskType.HYPERDISK_BALANCED if facts is not None and facts.boot_disk_types ==
+                         ("hyperdisk-balanced",) else BootDiskType.PD_BALANCED)
+    allowed_disks = facts.boot_disk_types if facts is not None else ("pd-standard", "pd-balanced", "pd-ssd")
+    if mtype and (facts is not None or n1 is not None) and boot_type.value not in allowed_disks:
+        r.add(f"{path}.bootDiskType", f"{boot_type.value!r} cannot boot {mtype!r}; expected one of "
+                                      f"{', '.join(allowed_disks)}")
+
+    reservation = r.string(obj, "reservation", path)
+    if reservation and not _GCP_RESERVATION.match(reservation):
+        r.add(f"{path}.reservation", f"{reservation!r} is not a reservation name (1-63 lowercase letters, digits "
+                                     "and '-')")
+    if reservation and purchase is Purchase.SPOT:
+        r.add(f"{path}.purchase", "'spot' cannot consume a reservation; reserved capacity is on-demand only")
+
+    autoscaling = None
+    if obj.get("autoscaling") is not None:
+        a_path = f"{path}.autoscaling"
+        a_obj = r.mapping(obj.get("autoscaling"), a_path)
+        r.known_keys(a_obj, ("minSize", "maxSize", "cpuUtilization", "cooldownSeconds"), a_path)
+        lo = r.integer(a_obj, "minSize", a_path, 0, 0, 1000)
+        hi = r.integer(a_obj, "maxSize", a_path, max(lo, 1), 1, 1000)
+        if lo > hi:
+            r.add(a_path, f"minSize {lo} exceeds maxSize {hi}")
+        autoscaling = GcpAutoscalingSpec(
+            min_size=lo, max_size=hi,
+            cpu_utilization=r.number(a_obj, "cpuUtilization", a_path, 0.6, 0.1, 0.95),
+            cooldown_seconds=r.integer(a_obj, "cooldownSeconds", a_path, 300, 60, 3600, "seconds"),
+        )
+    target = r.integer(obj, "targetSize", path, autoscaling.min_size if autoscaling else 1, 0, 1000)
+    if autoscaling is not None and not autoscaling.min_size <= target <= autoscaling.max_size:
+        r.add(f"{path}.targetSize", f"{target} is outside autoscaling.minSize {autoscaling.min_size} .. maxSize "
+                                    f"{autoscaling.max_size}")
+
+    return GcpGpuGroupSpec(
+        name=name or f"group{path}",
+        machine_type=mtype,
+        accelerator_type=acc_type if n1 is not None else "",
+        accelerator_count=acc_count if n1 is not None else 0,
+        zone=zone,
+        target_size=target,
+        autoscaling=autoscaling,
+        purchase=purchase,
+        boot_disk_gib=boot_gib,
+        boot_disk_type=boot_type,
+        reservation=reservation,
+    )
+
+
+def _parse_tpu_pods(r: Reader, raw: Any, region: str, cloud: Cloud) -> tuple[TpuPodSpec, ...]:
+    items = r.sequence(raw, "tpuPods")
+    if items and cloud is not Cloud.GCP:
+        r.add("tpuPods",
+              f"TPUs exist only on Google Cloud; set cloud: gcp or remove tpuPods (cloud is {cloud.value!r})")
+        return ()
+    pods: list[TpuPodSpec] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        path = f"tpuPods[{i}]"
+        obj = r.mapping(item, path)
+        if not obj:
+            continue
+        pod = _parse_tpu_pod(r, obj, path, region)
+        if pod.name in seen:
+            r.add(f"{path}.name", f"{pod.name!r} is already used by tpuPods[{seen[pod.name]}]; names must be unique")
+        seen.setdefault(pod.name, i)
+        pods.append(pod)
+    return tuple(pods)
+
+
+def _parse_tpu_pod(r: Reader, obj: Mapping[str, Any], path: str, region: str) -> TpuPodSpec:
+    from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_slice
+
+    r.known_keys(obj, _TPU_KEYS, path)
+    name = r.string(obj, "name", path, required=True)
+    if name and not _NAME.match(name):
+        r.add(f"{path}.name",
+              f"{name!r} is not allowed; use 1-24 lowercase letters, digits and '-', starting with a letter")
+    atype = r.string(obj, "acceleratorType", path, required=True)
+    gen = None
+    hosts = 1
+    if atype:
+        try:
+            sl = tpu_slice(atype)
+            gen = tpu_generation(sl.generation)
+            hosts = sl.hosts
+        except TpuTypeError as exc:
+            r.add(f"{path}.acceleratorType", str(exc))
+
+    zone = _parse_zone(r, obj, path, region, required=True)
+    if gen is not None and zone and zone not in gen.zones:
+        here = gen.region_zones.get(region, ())
+        where = (f"in {region}: {', '.join(here)}" if here else
+                 f"not in {region}; zones that do: {', '.join(gen.zones)}")
+        r.add(f"{path}.zone", f"{zone!r} does not offer TPU {gen.name}; {gen.name} is offered {where}")
+
+    runtime = r.string(obj, "runtimeVersion", path, gen.runtime_versions[0] if gen else "")
+    if gen is not None and runtime not in gen.runtime_versions:
+        r.add(f"{path}.runtimeVersion", f"{runtime!r} is not a {gen.name} runtime; expected one of "
+                                        f"{', '.join(gen.runtime_versions)}{hint(runtime, gen.runtime_versions)}")
+
+    slices = r.integer(obj, "slices", path, 1, 1, 64)
+    purchase = r.choice(obj, "purchase", path, TpuPurchase, TpuPurchase.ON_DEMAND)
+    queued = r.boolean(obj, "queued", path, slices > 1)
+    reserved = r.boolean(obj, "reserved", path, False)
+    if slices > 1 and not queued:
+        r.add(f"{path}.queued", f"false, but slices {slices} is multislice, which GCP provisions only through a "
+                                "queued resource; remove queued or set it to true")
+    if gen is not None and purchase is TpuPurchase.SPOT and not gen.spot:
+        r.add(f"{path}.purchase", f"'spot' is not sold for TPU {gen.name}; use purchase 'on-demand'")
+    if gen is not None and purchase is TpuPurchase.PREEMPTIBLE and not gen.preemptible:
+        alt = "'spot'" if gen.spot else "'on-demand'"
+        r.add(f"{path}.purchase", f"'preemptible' is the legacy model and TPU {gen.name} does not take it; "
+                                  f"use purchase {alt}")
+    if purchase is not TpuPurchase.ON_DEMAND and (queued or slices > 1):
+        # The pulumi-gcp V2QueuedResource has no spot/preemptible/guaranteed field (node spec: type,
+        # runtime, network only), so a queued spot request cannot be expressed; refuse, not downgrade.
+        r.add(f"{path}.purchase", f"{purchase.value!r} cannot be combined with a queued resource (queued or "
+                                  "slices > 1): the Pulumi GCP provider cannot request spot capacity through one; "
+                                  "use one slice with queued: false, or purchase 'on-demand'")
+    if reserved and purchase is not TpuPurchase.ON_DEMAND:
+        r.add(f"{path}.reserved", f"true contradicts purchase {purchase.value!r}; reserved capacity is on-demand")
+
+    disks: list[TpuDataDiskSpec] = []
+    for j, item in enumerate(r.sequence(obj.get("dataDisks"), f"{path}.dataDisks")):
+        d_path = f"{path}.dataDisks[{j}]"
+        d_obj = r.mapping(item, d_path)
+        r.known_keys(d_obj, ("sizeGib", "type", "mode"), d_path)
+        default_type = gen.data_disk_types[0] if gen else "pd-balanced"
+        dtype = r.string(d_obj, "type", d_path, default_type)
+        if gen is not None and dtype not in gen.data_disk_types:
+            r.add(f"{d_path}.type", f"{dtype!r} cannot attach to TPU {gen.name}; expected one of "
+                                    f"{', '.join(gen.data_disk_types)}")
+        mode = r.choice(d_obj, "mode", d_path, DiskMode, DiskMode.READ_ONLY if hosts > 1 else DiskMode.READ_WRITE)
+        if hosts > 1 and mode is DiskMode.READ_WRITE:
+            r.add(f"{d_path}.mode", f"'READ_WRITE' is not allowed on {atype!r} ({hosts} hosts): a disk shared by "
+                                    "every host of a slice must be 'READ_ONLY'")
+        disks.append(TpuDataDiskSpec(size_gib=r.integer(d_obj, "sizeGib", d_path, 100, 10, 65536, "GiB"),
+                                     type=dtype, mode=mode))
+    if disks and queued:
+        r.add(f"{path}.dataDisks", "cannot be attached through a queued resource (its node spec has no data "
+                                   "disks); use queued: false with one slice, or shared storage (Filestore, GCS)")
+
+    return TpuPodSpec(
+        name=name or f"tpu{path}",
+        accelerator_type=atype,
+        generation=gen.name if gen else "",
+        zone=zone,
+        runtime_version=runtime,
+        slices=slices,
+        purchase=purchase,
+        queued=queued,
+        reserved=reserved,
+        data_disks=tuple(disks),
+    )
+
+
+def _parse_filestore(r: Reader, raw: Any, region: str) -> FilestoreSpec:
+    from aiinfra.catalog.gcp import filestore_tier
+
+    path = "storage.filestore"
+    obj = r.mapping(raw, path)
+    r.known_keys(obj, ("enabled", "tier", "capacityGib", "zone", "shareName"), path)
+    enabled = r.boolean(obj, "enabled", path, bool(obj))
+    tier = r.choice(obj, "tier", path, FilestoreTierName, FilestoreTierName.BASIC_HDD)
+    facts = filestore_tier(tier.value)
+    default_gib = facts.min_gib if facts else 1024
+    capacity = r.integer(obj, "capacityGib", path, default_gib, 1, None, "GiB")
+    if facts is not None and not facts.admits(capacity):
+        r.add(f"{path}.capacityGib", f"{capacity} is not allowed for tier {tier.value}; it takes {facts.describe()}; "
+                                     f"did you mean {facts.nearest(capacity)}?")
+    zonal = facts is not None and facts.scope == "zonal"
+    zone = _parse_zone(r, obj, path, region, required=False)
+    if enabled and zonal and "zone" not in obj:
+        r.add(f"{path}.zone", f"is required for zonal tier {tier.value}; set e.g. '{region or 'us-central1'}-a'")
+    if zone and not zonal:
+        r.add(f"{path}.zone", f"{tier.value} is regional (it lives in gcp:region {region!r}); remove zone")
+    share = r.string(obj, "shareName", path, "shared")
+    if not _SHARE_NAME.match(share):
+        r.add(f"{path}.shareName", f"{share!r} is not a file share name: 1-16 lowercase letters, digits and '_', "
+                                   "starting with a letter")
+    return FilestoreSpec(enabled=enabled, tier=tier, capacity_gib=capacity, zone=zone, share_name=share)
 
 
 # --------------------------------------------------------------------------------------

@@ -62,3 +62,27 @@ def plan_values() -> Callable[..., Plan]:
 @pytest.fixture
 def base_aws() -> dict[str, Any]:
     return copy.deepcopy(BASE_AWS)
+
+
+# A compliant GCP baseline (cloud: gcp): one spot L4 group and one spot v5e TPU VM, standard tier.
+BASE_GCP: dict[str, Any] = {
+    "gcp:project": "ai-infra-test-1234",
+    "gcp:region": "us-central1",
+    "ai-infra:cloud": "gcp",
+    "ai-infra:environment": "dev",
+    "ai-infra:tags": {"team": "ml-platform", "cost-center": "cc-1234"},
+    "ai-infra:network": {"cidr": "10.0.0.0/16", "tier": "standard"},
+    "ai-infra:storage": {},
+    "ai-infra:gpuGroups": [
+        {"name": "g1", "machineType": "g2-standard-8", "purchase": "spot", "targetSize": 1},
+    ],
+    "ai-infra:tpuPods": [
+        {"name": "t1", "acceleratorType": "v5litepod-8", "zone": "us-central1-a", "purchase": "spot"},
+    ],
+}
+
+
+@pytest.fixture
+def base_gcp() -> dict[str, Any]:
+    """A fresh copy of the compliant GCP baseline (full config keys), to plan with `plan_values(..., base=False)`."""
+    return copy.deepcopy(BASE_GCP)

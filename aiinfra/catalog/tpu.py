@@ -178,6 +178,10 @@ def tpu_slice(accelerator_type: str) -> TpuSlice:
     gen = gens.get(m.group("prefix")) if m else None
     if m is None or gen is None:
         best = closest(accelerator_type, list(accelerator_types()))
+        named = tpu_generations().get(m.group("prefix")) if m else None
+        if named is not None:
+            # `v5e-16`: the generation's name used as a type prefix; v5e types are `v5litepod-N`.
+            best = [named.accelerator_type(int(m.group("size")))] if m else best
         hint = f"; did you mean {best[0]!r}?" if best else ""
         prefixes = ", ".join(f"{g.type_prefix}-N ({g.name})" for g in tpu_generations().values())
         raise TpuTypeError(f"{accelerator_type!r} is not a TPU accelerator type; expected one of {prefixes}{hint}")

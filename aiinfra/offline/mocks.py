@@ -39,6 +39,22 @@ _AWS_ID_PREFIX = {
 }
 
 
+# GCP compute resources: (API collection, the input naming their scope; None for global).
+_GCP_SCOPED: dict[str, tuple[str, str | None]] = {
+    "gcp:compute/network:Network": ("networks", None),
+    "gcp:compute/firewall:Firewall": ("firewalls", None),
+    "gcp:compute/instanceTemplate:InstanceTemplate": ("instanceTemplates", None),
+    "gcp:compute/subnetwork:Subnetwork": ("subnetworks", "region"),
+    "gcp:compute/router:Router": ("routers", "region"),
+    "gcp:compute/resourcePolicy:ResourcePolicy": ("resourcePolicies", "region"),
+    "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": ("instanceGroupManagers", "region"),
+    "gcp:compute/regionAutoscaler:RegionAutoscaler": ("autoscalers", "region"),
+    "gcp:compute/instanceGroupManager:InstanceGroupManager": ("instanceGroupManagers", "zone"),
+    "gcp:compute/autoscaler:Autoscaler": ("autoscalers", "zone"),
+    "gcp:compute/disk:Disk": ("disks", "zone"),
+}
+
+
 def _hex(seed: str, n: int = 17) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:n]
 
@@ -141,14 +157,45 @@ class PlanMocks(pulumi.runtime.Mocks):
         out.setdefault("name", resource_name)
         project = out.get("project") or self.gcp_project
         out.setdefault("project", project)
-        collection = token.split(":")[2].lower() + "s"
+        kind = token.split(":")[2]
+        collection = kind[0].lower() + kind[1:] + "s"
         rid = f"projects/{project}/{collection}/{resource_name}"
+        # Compute ids carry their scope: global, regions/<r> or zones/<z>, as the API returns them.
+        scoped = _GCP_SCOPED.get(token)
+        if scoped is not None:
+            collection, scope_key = scoped
+            if scope_key is None:
+                where = "global"
+            elif scope_key == "zone":
+                where = f"zones/{out.get(scope_key)}"
+            else:
+                where = f"regions/{out.get(scope_key) or self.region}"
+            rid = f"projects/{project}/{where}/{collection}/{resource_name}"
         out.setdefault("selfLink", f"https://www.googleapis.com/compute/v1/{rid}")
         if token == "gcp:serviceaccount/account:Account":
             email = f"{out.get('accountId', resource_name)}@{project}.iam.gserviceaccount.com"
-            out.update(email=email, member=f"serviceAccount:{email}")
-        if token == "gcp:storage/bucket:Bucket":
+            out.update(email=email, member=f"serviceAccount:{email}", uniqueId=str(int(_hex(name, 12), 16)))
+        elif token == "gcp:storage/bucket:Bucket":
+            rid = resource_name
             out.setdefault("url", f"gs://{resource_name}")
+        elif token == "gcp:compute/instanceTemplate:InstanceTemplate":
+            out.setdefault("selfLinkUnique", f"{out['selfLink']}?uniqueId={int(_hex(name, 12), 16)}")
+        elif token in ("gcp:compute/instanceGroupManager:InstanceGroupManager",
+                       "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"):
+            out.setdefault("instanceGroup", out["selfLink"].replace("instanceGroupManagers", "instanceGroups"))
+        elif token == "gcp:filestore/instance:Instance":
+            rid = f"projects/{project}/locations/{out.get('location')}/instances/{resource_name}"
+            nets = [dict(n) for n in out.get("networks") or []]
+            for net in nets:
+                # The server takes the first usable address of its reserved range.
+                base = str(net.get("reservedIpRange", "10.0.0.0/29")).split("/")[0].rsplit(".", 1)
+                net.setdefault("ipAddresses", [f"{base[0]}.{int(base[1]) + 2}"])
+            out["networks"] = nets
+        elif token == "gcp:tpu/v2Vm:V2Vm":
+            rid = f"projects/{project}/locations/{out.get('zone')}/nodes/{resource_name}"
+            out.setdefault("state", "READY")
+        elif token == "gcp:tpu/v2QueuedResource:V2QueuedResource":
+            rid = f"projects/{project}/locations/{out.get('zone')}/queuedResources/{resource_name}"
         return rid
 
     # -- invokes ----------------------------------------------------------------------------

@@ -1,0 +1,120 @@
+"""A TPU pod: one slice as a TPU VM (`gcp.tpu.V2Vm`), or a queued resource (`gcp.tpu.V2QueuedResource`)
+for queued provisioning and multislice (N identical slices that train as one job). Private network,
+no external IPs, a least-privilege service account, optional data disks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+
+from aiinfra.catalog.tpu import TpuSlice, tpu_slice
+from components.compute.gcp_gpu_group import account_id
+from components.spec import TpuPodSpec, TpuPurchase
+
+# What a TPU VM needs: read/write checkpoints in the bucket, logs, metrics, and (for JAX/XLA on
+# multi-host slices) reading its own TPU node to find its peer workers.
+_PROJECT_ROLES = ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/tpu.viewer")
+SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+"""TPU VMs take IAM-governed access; the account's roles above are the real limit."""
+
+
+def node_ids(pod: TpuPodSpec) -> list[str]:
+    """One TPU node per slice; multislice names them `<name>-0`, `<name>-1`, ..."""
+    if pod.slices == 1:
+        return [pod.name]
+    return [f"{pod.name}-{i}" for i in range(pod.slices)]
+
+
+def scheduling_config(pod: TpuPodSpec) -> dict[str, bool] | None:
+    if pod.purchase is TpuPurchase.SPOT:
+        return {"spot": True}
+    if pod.purchase is TpuPurchase.PREEMPTIBLE:
+        return {"preemptible": True}
+    if pod.reserved:
+        return {"reserved": True}
+    return None
+
+
+def total_chips(pod: TpuPodSpec) -> int:
+    """Chips across every slice (what the job sees; what cost is priced on)."""
+    return tpu_slice(pod.accelerator_type).chips * pod.slices
+
+
+@dataclass(frozen=True)
+class TpuPodArgs:
+    pod: TpuPodSpec
+    """Accelerator type, zone, runtime, slices, purchase (validated by the spec)."""
+    project: str
+    network_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    """The TPU VMs read and write checkpoints here."""
+
+
+class TpuPod(pulumi.ComponentResource):
+    node_names: pulumi.Output[list[str]]
+    """The TPU node names (one per slice)."""
+    slice: TpuSlice
+    """Chips, hosts and topology of one slice (pure, from the catalog)."""
+    service_account_email: pulumi.Output[str] | None
+    """The VMs' account (None for queued resources, which the provider cannot give one)."""
+
+    def __init__(self, name: str, args: TpuPodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ai-infra:index:TpuPod", name, None, opts)
+        pod = args.pod
+        child = pulumi.ResourceOptions(parent=self)
+        self.slice = tpu_slice(pod.accelerator_type)
+        network: dict[str, Any] = {"network": args.network_id, "subnetwork": args.subnet_id,
+                                   "enable_external_ips": False, "can_ip_forward": False}
+
+        if pod.queued:
+            # The provider's queued-resource node spec has no service account, data disks, labels or
+            # spot field (pulumi-gcp 10.x): the spec refuses spot and disks with it; the nodes run as
+            # the project's Compute Engine default account, which the project should strip of Editor.
+            self.service_account_email = None
+            tpu = gcp.tpu.V2QueuedResourceTpuArgs(node_specs=[
+                gcp.tpu.V2QueuedResourceTpuNodeSpecArgs(
+                    parent=f"projects/{args.project}/locations/{pod.zone}", node_id=node_id,
+                    node=gcp.tpu.V2QueuedResourceTpuNodeSpecNodeArgs(
+                        accelerator_type=pod.accelerator_type, runtime_version=pod.runtime_version,
+                        network_config=gcp.tpu.V2QueuedResourceTpuNodeSpecNodeNetworkConfigArgs(**network),
+                        description=f"{pod.name} slice {i + 1} of {pod.slices}"))
+                for i, node_id in enumerate(node_ids(pod))
+            ])
+            qr = gcp.tpu.V2QueuedResource(f"{name}-qr", zone=pod.zone, tpu=tpu, opts=child)
+            ids = node_ids(pod)
+            self.node_names = qr.id.apply(lambda _: ids)
+        else:
+            sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(pod.name, name),
+                                            display_name=f"TPU {pod.name}", opts=child)
+            for role in _PROJECT_ROLES:
+                gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=args.project, role=role,
+                                       member=sa.member, opts=child)
+            gcp.storage.BucketIAMMember(f"{name}-bucket", bucket=args.bucket_name, role="roles/storage.objectUser",
+                                        member=sa.member, opts=child)
+            disks: list[dict[str, Any]] = []
+            for i, d in enumerate(pod.data_disks):
+                disk = gcp.compute.Disk(f"{name}-data-{i}", zone=pod.zone, size=d.size_gib, type=d.type,
+                                        opts=child)
+                disks.append({"source_disk": disk.id, "mode": d.mode.value})
+            vm_args: dict[str, Any] = dict(
+                name=pod.name,
+                zone=pod.zone,
+                accelerator_type=pod.accelerator_type,
+                runtime_version=pod.runtime_version,
+                network_config=network,
+                service_account={"email": sa.email, "scopes": list(SCOPES)},
+                scheduling_config=scheduling_config(pod),
+                data_disks=disks or None,
+                metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
+                description=f"{pod.accelerator_type}: {self.slice.chips} chips on {self.slice.hosts} hosts",
+            )
+            vm = gcp.tpu.V2Vm(f"{name}-vm", opts=child, **vm_args)
+            self.service_account_email = sa.email
+            self.node_names = vm.name.apply(lambda n: [n])
+
+        self.register_outputs({"node_names": self.node_names})
