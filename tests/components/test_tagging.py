@@ -56,4 +56,6 @@ def test_every_taggable_resource_carries_the_cost_tags(plan_stack: Callable[...,
         assert tags is not None, r.urn
         assert tags.get("environment") == env, r.urn
         assert tags.get("team") and tags.get("cost-center"), r.urn
-    assert checked > 15
+    # Most AWS resources take tags; on GCP networks, routers, NAT, firewalls and service
+    # accounts take no labels, so far fewer are checked there.
+    assert checked > (15 if plan.config.get("ai-infra:cloud", "aws") == "aws" else 3)
