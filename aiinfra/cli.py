@@ -16,6 +16,8 @@ from collections.abc import Sequence
 COMMAND_MODULES: tuple[str, ...] = (
     "aiinfra.commands.plan",
     "aiinfra.commands.preflight",
+    "aiinfra.commands.price",
+    "aiinfra.commands.cost",
     "aiinfra.commands.size",
 )
 

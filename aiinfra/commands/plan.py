@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aiinfra.commands.common import PlanError, ProjectError, fail, plan_stack
+from aiinfra.commands.common import PlanError, ProjectError, fail, plan_stack, project_root
+from aiinfra.costs.gate import GateError, gate_plan, render_markdown
+from aiinfra.costs.gate import render_table as render_gate_table
 from aiinfra.offline import Plan, PlannedResource
 
 # Inputs worth a glance per resource, in display order. Anything else stays in the JSON.
@@ -23,7 +25,12 @@ KEY_PROPERTIES: tuple[str, ...] = (
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = subparsers.add_parser("plan", help="plan a stack offline (no cloud, no credentials, no Pulumi CLI)")
     p.add_argument("--stack", "-s", default="dev", help="stack name (stacks/Pulumi.<name>.yaml); default dev")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
+                   help="markdown: a pull-request comment (cost totals, top drivers, policy violations)")
+    p.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
+                   help="budgets/limits for the policy pack (default: policies/budgets/<environment>.json, "
+                        "the file CI passes to pulumi preview)")
+    p.add_argument("--no-policy", action="store_true", help="price only; do not run the policy pack")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. gpuGroups[0].maxSize=8 (repeatable)")
     p.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
@@ -35,12 +42,23 @@ def run(args: argparse.Namespace) -> int:
         plan = plan_stack(args.project_dir, args.stack, args.overrides)
     except (ProjectError, PlanError) as exc:
         return fail(str(exc))
+    root = args.project_dir.resolve() if args.project_dir else project_root()
+    try:
+        gate = gate_plan(plan, root, args.policy_pack_config, run_policies=not args.no_policy)
+    except GateError as exc:
+        return fail(str(exc))
     report = plan.to_json()
+    report["cost"] = gate.cost_json()
+    if gate.policy_config is not None:
+        report["policy"] = gate.policy_json()
     if args.format == "json":
         print(json.dumps(report, indent=2, sort_keys=False, default=str))
+    elif args.format == "markdown":
+        print(render_markdown(gate))
     else:
-        print(render_table(plan))
-    return 0
+        print(render_table(plan) + "\n" + render_gate_table(gate))
+    # A mandatory violation fails the gate, as `pulumi preview --policy-pack` would.
+    return 1 if gate.mandatory else 0
 
 
 def key_properties(resource: PlannedResource) -> str:

@@ -338,13 +338,19 @@ def _ebs_parts(mappings: Any, count: float, hours: float, ctx: Context, label: s
 
 def _launch_template(res: CostResource, ctx: Context) -> CostLine:
     """Root volumes of the instances the sibling group runs (they live and die with them)."""
-    groups = ctx.siblings(res, "aws:autoscaling/group:Group")
-    if not groups:
-        return _line(res, Category.STORAGE, [], [])
-    f = _asg_fleet(groups[0], ctx)
     mappings = _get(res.inputs, "blockDeviceMappings", [])
-    expected = _ebs_parts(mappings, f.expected, f.expected_hours, ctx, "root")
-    worst = _ebs_parts(mappings, f.worst, H, ctx, "root")
+    groups = ctx.siblings(res, "aws:autoscaling/group:Group")
+    node_groups = ctx.siblings(res, "aws:eks/nodeGroup:NodeGroup")
+    if groups:
+        f = _asg_fleet(groups[0], ctx)
+        expected = _ebs_parts(mappings, f.expected, f.expected_hours, ctx, "root")
+        worst = _ebs_parts(mappings, f.worst, H, ctx, "root")
+    elif node_groups:
+        ng = node_groups[0].inputs
+        expected = _ebs_parts(mappings, _num(ng, "scalingConfig.desiredSize"), H, ctx, "root")
+        worst = _ebs_parts(mappings, _num(ng, "scalingConfig.maxSize"), H, ctx, "root")
+    else:
+        return _line(res, Category.STORAGE, [], [])
     return _line(res, Category.STORAGE, expected, worst)
 
 
@@ -453,7 +459,8 @@ def _vpc_endpoint(res: CostResource, ctx: Context) -> CostLine:
 
 
 def _log_group(res: CostResource, ctx: Context) -> CostLine:
-    return _line(res, Category.NETWORK, [_Part(ctx.usage.flow_logs_gb_per_month, "flow logs ingested", 1,
+    return _line(res, Category.NETWORK, [_Part(ctx.usage.flow_logs_gb_per_month,
+                                               "log ingestion (usage.flowLogsGbPerMonth)", 1,
                                                _unit("aws.cloudwatch.logs.ingest", ctx), "GB")])
 
 
@@ -570,6 +577,11 @@ def _tpu_from_config(cfg: Any) -> str:
     return f"{'v5litepod' if gen == 'v5e' else gen}-{cores}"
 
 
+def _chips(q: PriceQuote) -> str:
+    """'(64 chips x $4.2/chip-hour)' from a TPU quote's unit 'hour (64 chips x ...)'."""
+    return q.unit[len("hour "):] if q.unit.startswith("hour (") else ""
+
+
 def _tpu_vm(res: CostResource, ctx: Context) -> CostLine:
     i = res.inputs
     zone = str(_get(i, "zone", required=True))
@@ -579,8 +591,8 @@ def _tpu_vm(res: CostResource, ctx: Context) -> CostLine:
     q = _quote(str(acc), zctx, Market.SPOT if spot else Market.ON_DEMAND)
     gen_chips = tpu_chips(str(acc))
     chips = gen_chips[1] if gen_chips else 0
-    return _line(res, Category.ACCELERATORS, [_Part(1, f"{acc} {q.market} ({q.unit})", H, q.hourly_usd)],
-                 hourly=q.hourly_usd, accelerators=chips, accelerator_name=str(acc).split("-")[0], spot=spot,
+    return _line(res, Category.ACCELERATORS, [_Part(1, f"{acc} {q.market} {_chips(q)}", H, q.hourly_usd)],
+                 hourly=q.hourly_usd, accelerators=chips, accelerator_name=gen_chips[0] if gen_chips else "", spot=spot,
                  on_demand_accelerators=0 if spot else chips)
 
 
@@ -594,10 +606,10 @@ def _tpu_queued(res: CostResource, ctx: Context) -> CostLine:
         zctx = Context(_gcp_region(where.rsplit("/", 1)[-1]), ctx.usage)
         # The provider's queued resource has no spot flag: slices it queues are on-demand.
         q = _quote(acc, zctx, Market.ON_DEMAND)
-        parts.append(_Part(1, f"{acc} slice {n} {q.market} ({q.unit})", H, q.hourly_usd))
+        parts.append(_Part(1, f"{acc} slice {n} {q.market} {_chips(q)}", H, q.hourly_usd))
         gc = tpu_chips(acc)
         chips_total += gc[1] if gc else 0
-        gen = acc.split("-")[0]
+        gen = gc[0] if gc else acc
     return _line(res, Category.ACCELERATORS, parts, accelerators=chips_total, accelerator_name=gen,
                  on_demand_accelerators=chips_total, hourly=sum(p.price for p in parts))
 
@@ -698,7 +710,8 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
         slice_name = f"{gen}-{chips * (2 if gen in ('v4', 'v5p') else 1)}"
         q = _quote(slice_name, ctx, market)
         # The whole slice runs the job; `parallelism` counts its hosts, not extra slices.
-        node_price, what, nodes, gpus, accel = q.hourly_usd, f"{slice_name} slice {q.market}", 1, 0, gen
+        node_price, what, nodes, gpus = q.hourly_usd, f"{slice_name} slice {q.market}", 1, 0
+        accel = (tpu_chips(slice_name) or (gen, 0))[0]
     else:
         raise _Unpriced("the job's nodeSelector names no instance type or TPU slice; the node price decides the cost")
     hours = deadline / 3600

@@ -1,0 +1,149 @@
+"""The cost gate of one planned stack: price it, run the policy pack over gRPC, render the verdict.
+
+`aiinfra plan` and `aiinfra cost` use this; the pack is the one CI runs with
+`pulumi preview --policy-pack policies --policy-pack-config policies/budgets/<env>.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiinfra.costs.estimate import estimate_stack
+from aiinfra.costs.model import StackCost, Status, money
+from aiinfra.costs.policy_pack import (
+    PackResult,
+    Violation,
+    load_policy_config_file,
+    pack_resources,
+    run_policy_pack,
+    to_cost_resources,
+)
+from aiinfra.costs.usage import UsageError, parse_usage
+
+
+class GateError(Exception):
+    """The stack cannot be gated (bad usage block, unreadable budget file): exit 2."""
+
+
+@dataclass
+class GateResult:
+    stack: str
+    environment: str
+    cost: StackCost
+    policy_config: str | None
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def mandatory(self) -> list[Violation]:
+        return [v for v in self.violations if v.level in ("mandatory", "remediate")]
+
+    def cost_json(self) -> dict[str, Any]:
+        return self.cost.to_json() | {
+            "expected_monthly_usd": self.cost.expected_monthly_usd,
+            "worst_case_monthly_usd": self.cost.worst_case_monthly_usd,
+        }
+
+    def policy_json(self) -> dict[str, Any]:
+        return {"config": self.policy_config, "violations": [v.to_json() for v in self.violations],
+                "mandatory": len(self.mandatory)}
+
+
+def default_policy_config(root: Path, environment: str) -> Path:
+    return root / "policies" / "budgets" / f"{environment}.json"
+
+
+def price_plan(plan: Any) -> StackCost:
+    """Price a planned stack with its own region and `ai-infra:usage` block."""
+    region = str(plan.config.get("aws:region") or plan.config.get("gcp:region") or "")
+    try:
+        usage = parse_usage(plan.config.get("ai-infra:usage"), "ai-infra:usage")
+    except UsageError as exc:
+        raise GateError("\n".join(exc.problems)) from None
+    return estimate_stack(to_cost_resources(plan.resources), region, usage)
+
+
+def gate_plan(plan: Any, root: Path, policy_config: Path | None = None, run_policies: bool = True) -> GateResult:
+    environment = str(plan.config.get("ai-infra:environment") or "")
+    cost = price_plan(plan)
+    path = policy_config or default_policy_config(root, environment)
+    result = GateResult(plan.stack, environment, cost, _rel(path, root) if run_policies else None)
+    if run_policies:
+        from aiinfra.costs.policy_pack import PolicyPackError
+
+        try:
+            doc = load_policy_config_file(path)
+            pack: PackResult = run_policy_pack(root / "policies", pack_resources(plan.resources), project=plan.project,
+                                               stack=plan.stack, config=plan.config, policy_config=doc,
+                                               config_where=_rel(path, root))
+        except PolicyPackError as exc:
+            raise GateError(str(exc)) from None
+        result.violations = pack.violations
+    return result
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# ----------------------------------------------------------------------------------------
+# Rendering
+# ----------------------------------------------------------------------------------------
+
+
+def render_table(result: GateResult, top: int = 5) -> str:
+    c = result.cost
+    lines = ["", f"Cost (region {c.region}, 730 h/month, list prices):",
+             f"  expected   {money(c.expected_monthly_usd)}/month",
+             f"  worst case {money(c.worst_case_monthly_usd)}/month (every group at max size, around the clock)", ""]
+    priced = sorted((x for x in c.lines if x.status is Status.PRICED and x.monthly_usd > 0),
+                    key=lambda x: x.monthly_usd, reverse=True)
+    width = max((len(x.name) for x in priced[:top]), default=10)
+    for x in priced[:top]:
+        lines.append(f"  {x.name:<{width}}  {money(x.monthly_usd):>10}/month  {x.basis}")
+    for x in c.unpriced:
+        lines.append(f"  {x.name:<{width}}  {'UNPRICED':>10}        {x.reason}")
+    if result.policy_config is not None:
+        lines += ["", f"Policies ({result.policy_config}): "
+                  + ("no violations" if not result.violations else
+                     f"{len(result.mandatory)} mandatory, {len(result.violations) - len(result.mandatory)} advisory")]
+        for v in result.violations:
+            where = f" [{v.urn.rsplit('::', 1)[-1]}]" if v.urn else ""
+            lines.append(f"  {v.level.upper():<9} {v.policy}{where}: {v.message}")
+    return "\n".join(lines)
+
+
+def render_markdown(result: GateResult, top: int = 5) -> str:
+    """A pull-request comment: totals, top drivers, violations."""
+    c = result.cost
+    verdict = "blocked" if result.mandatory else "passes"
+    out = [f"### Cost and policy gate: `{result.stack}` ({result.environment}) {verdict}", "",
+           "| | monthly |", "|---|---:|",
+           f"| expected | **{money(c.expected_monthly_usd)}** |",
+           f"| worst case (max size, 730 h) | {money(c.worst_case_monthly_usd)} |", ""]
+    drivers = c.top_drivers(top)
+    if drivers:
+        out += ["**Top cost drivers**", "", "| resource | monthly | basis |", "|---|---:|---|"]
+        out += [f"| `{d.name}` | {money(d.monthly_usd)} | {d.basis} |" for d in drivers]
+        out.append("")
+    if c.unpriced:
+        out += ["**Unpriced** (blocks the change until priced)", ""]
+        out += [f"- `{u.name}` ({u.type}): {u.reason}" for u in c.unpriced]
+        out.append("")
+    if result.policy_config is not None:
+        if result.violations:
+            out += [f"**Policy violations** (`{result.policy_config}`)", "", "| level | policy | resource | message |",
+                    "|---|---|---|---|"]
+            for v in result.violations:
+                res = f"`{v.urn.rsplit('::', 1)[-1]}`" if v.urn else "stack"
+                out.append(f"| {v.level} | `{v.policy}` | {res} | {v.message.replace('|', '/')} |")
+        else:
+            out.append(f"No policy violations (`{result.policy_config}`).")
+        out.append("")
+    out.append(f"<sub>List prices, region {c.region}; usage assumptions: "
+               + ", ".join(f"{k}={v}" for k, v in c.usage.items() if k != "negotiatedPrices") + "</sub>")
+    return "\n".join(out)

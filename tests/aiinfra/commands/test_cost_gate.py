@@ -1,0 +1,69 @@
+"""`aiinfra plan` as the cost gate: cost and policy in JSON, markdown PR comment, exit 1 over budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aiinfra.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+OVER = ["--set", "gpuGroups[0].instanceType=g6.48xlarge", "--set", "gpuGroups[0].extraInstanceTypes=[]",
+        "--set", "gpuGroups[0].desiredCapacity=30", "--set", "gpuGroups[0].maxSize=40"]
+
+
+def test_plan_json_has_cost_and_policy(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--format", "json", "--project-dir", str(ROOT)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cost = report["cost"]
+    assert cost["expected_monthly_usd"] < cost["worst_case_monthly_usd"]
+    line = next(x for x in cost["lines"] if x["name"] == "ai-infra-dev-dev-l4-asg")
+    assert set(line) >= {"urn", "type", "hourly_usd", "monthly_usd", "basis"}
+    assert line["basis"] == "1 x g6.xlarge spot x 260.7 h x $0.338 (schedule: 60 h/week)"
+    assert report["policy"] == {"config": "policies/budgets/dev.json", "violations": [], "mandatory": 0}
+
+
+def test_stack_pushed_over_budget_exits_1_naming_budget_estimate_and_drivers(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--project-dir", str(ROOT), *OVER]) == 1
+    out = capsys.readouterr().out
+    assert ("MANDATORY stack-monthly-budget: expected monthly cost $44,333 exceeds the budget monthlyLimitUsd $4,500 "
+            "in policies/budgets/dev.json by $39,833; top cost drivers: ai-infra-dev-dev-l4-asg $43,856/month "
+            "(30 x g6.48xlarge spot x 260.7 h x $5.61 (schedule: 60 h/week))") in out
+
+
+def test_markdown_comment(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--stack", "dev", "--format", "markdown", "--project-dir", str(ROOT), *OVER]) == 1
+    md = capsys.readouterr().out
+    assert md.startswith("### Cost and policy gate: `dev` (dev) blocked\n")
+    assert "| expected | **$44,333** |" in md
+    assert ("| `ai-infra-dev-dev-l4-asg` | $43,856 | 30 x g6.48xlarge spot x 260.7 h x $5.61 "
+            "(schedule: 60 h/week) |") in md
+    assert "| mandatory | `stack-monthly-budget` | stack |" in md
+
+
+def test_explicit_policy_pack_config_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({"stack-monthly-budget": {"monthlyLimitUsd": 10},
+                                  "stack-worst-case-budget": {"monthlyLimitUsd": 1e6},
+                                  "training-run-cost-cap": {"maxRunUsd": 1e6},
+                                  "accelerator-allowlist": {"allowed": ["l4"]},
+                                  "max-accelerators": {"maxPerGroup": 99, "maxPerStack": 99}}))
+    assert main(["plan", "--stack", "dev", "--project-dir", str(ROOT), "--policy-pack-config", str(strict)]) == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"stack-monthly-budget": {"monthlyLimitUsd": -1}}))
+    capsys.readouterr()
+    assert main(["plan", "--stack", "dev", "--project-dir", str(ROOT), "--policy-pack-config", str(bad)]) == 2
+    assert f"{bad}: stack-monthly-budget.monthlyLimitUsd: -1 is less than the minimum of 0" in capsys.readouterr().err
+
+
+def test_every_stack_passes_its_environment_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    from aiinfra.offline.project import stack_names
+
+    for stack in stack_names(ROOT):
+        assert main(["plan", "--stack", stack, "--format", "json", "--project-dir", str(ROOT)]) == 0, stack
+        report = json.loads(capsys.readouterr().out)
+        assert [v for v in report["policy"]["violations"] if v["level"] == "mandatory"] == [], stack
+        assert not report["cost"]["unpriced"], stack
