@@ -18,6 +18,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
+from aiinfra.costs.usage import usage_problems
 from components.config_reader import Reader, hint, show
 from components.errors import ConfigError
 from components.kubernetes.config import KubernetesSpec, parse_kubernetes
@@ -35,6 +36,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "network",
     "storage",
     "gpuGroups",
+    "usage",
     "kubernetes",
     "workloads",
     "tpuPods",
@@ -297,6 +299,8 @@ class StackSpec:
     network: NetworkSpec
     storage: StorageSpec
     gpu_groups: tuple[GpuGroupSpec, ...]
+    usage: Mapping[str, Any] = field(default_factory=dict)
+    """`ai-infra:usage` as written (validated): cost assumptions read by `aiinfra cost`, not by components."""
     kubernetes: KubernetesSpec | None = None
     """The cluster (EKS or GKE) and its pools; None when the stack has none."""
     workloads: WorkloadsSpec = field(default_factory=WorkloadsSpec)
@@ -348,6 +352,7 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     region = _parse_region(r, values, cloud)
     gcp_project = _parse_gcp_project(r, values) if cloud is Cloud.GCP else ""
     tags = _parse_tags(r, values.get("tags"), environment, cloud)
+    usage = _parse_usage(r, values.get("usage"))
     network = _parse_network(r, values.get("network"), cloud)
     storage = _parse_storage(r, values.get("storage"), cloud, region)
     groups: tuple[GpuGroupSpec, ...] = ()
@@ -374,12 +379,20 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
         network=network,
         storage=storage,
         gpu_groups=groups,
+        usage=usage,
         kubernetes=cluster,
         workloads=workloads,
         gcp_project=gcp_project,
         gcp_gpu_groups=gcp_groups,
         tpu_pods=tpu_pods,
     )
+
+
+def _parse_usage(r: Reader, raw: Any) -> dict[str, Any]:
+    """The cost assumptions block; its schema and defaults live with the estimator (aiinfra/costs/usage.py)."""
+    problems = usage_problems(raw, "usage")
+    r.problems.extend(problems)
+    return dict(raw) if isinstance(raw, Mapping) and not problems else {}
 
 
 def _parse_region(r: Reader, values: Mapping[str, Any], cloud: Cloud) -> str:

@@ -26,3 +26,15 @@ def test_every_problem_is_reported_at_once() -> None:
         "usage.natGbPerMonth: -1 is not allowed; expected a number >= 0 (GB/month)",
         "usage.negotiatedPrices.p5e.48xlarge: 'cheap' is not a price; expected a positive number of USD per hour",
     ]
+
+
+def test_stack_config_usage_block_is_validated_with_the_spec() -> None:
+    from components.errors import ConfigError
+    from components.spec import parse_spec
+
+    values = {"aws:region": "us-east-1", "environment": "dev", "tags": {"team": "a", "cost-center": "b"},
+              "usage": {"trainingRunsPerMonth": "many"}}
+    with pytest.raises(ConfigError) as err:
+        parse_spec(values, "ai-infra", "t")
+    assert err.value.problems == ["usage.trainingRunsPerMonth: 'many' is not allowed; expected a number >= 0 "
+                                  "(runs/month)"]
