@@ -15,7 +15,13 @@ from components.compute.aws_gpu_group import AwsGpuGroup, AwsGpuGroupArgs
 from components.compute.gcp_gpu_group import GcpGpuGroup, GcpGpuGroupArgs
 from components.compute.tpu_pod import TpuPod, TpuPodArgs
 from components.kubernetes.eks import EksCluster, EksClusterArgs
-from components.kubernetes.identity import AwsWorkloadIdentity, AwsWorkloadIdentityArgs
+from components.kubernetes.gke import GkeCluster, GkeClusterArgs
+from components.kubernetes.identity import (
+    AwsWorkloadIdentity,
+    AwsWorkloadIdentityArgs,
+    GcpWorkloadIdentity,
+    GcpWorkloadIdentityArgs,
+)
 from components.kubernetes.placement import placement_for, system_placement
 from components.network.aws import AwsNetwork, AwsNetworkArgs
 from components.network.gcp import GcpNetwork, GcpNetworkArgs
@@ -23,7 +29,7 @@ from components.network.tiers import tier_row
 from components.spec import Cloud, StackSpec
 from components.storage.aws import AwsStorage, AwsStorageArgs
 from components.storage.gcp import GcpStorage, GcpStorageArgs
-from components.workloads.model_server import ModelServer, ModelServerArgs, ModelSource
+from components.workloads.model_server import MODEL_MOUNT, ModelServer, ModelServerArgs, ModelSource
 from components.workloads.training_job import TrainingJob, TrainingJobArgs
 
 
@@ -176,4 +182,52 @@ def _build_gcp(spec: StackSpec) -> dict[str, Any]:
         "filestoreIp": storage.filestore_ip,
         "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
         "tpuPods": {name: t.node_names for name, t in tpus.items()},
+        **(_build_gke(spec, prefix, network, storage) if spec.kubernetes is not None else {}),
     }
+
+
+def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpStorage) -> dict[str, Any]:
+    """The GKE cluster, then each workload with its own Workload Identity account on the bucket."""
+    k8s_spec = spec.kubernetes
+    assert k8s_spec is not None
+    cluster = GkeCluster(f"{prefix}-gke", GkeClusterArgs(
+        cluster=k8s_spec, project=spec.gcp_project, region=spec.region,
+        network=network.network_self_link, subnetwork=network.subnet_self_link,
+        pods_range=network.pods_range_name, services_range=network.services_range_name,
+        compact_placement=tier_row(spec.network.tier).gcp.compact_placement, protect=spec.protect_data,
+        labels=spec.tags,
+    ), opts=pulumi.ResourceOptions(depends_on=[network]))
+    after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
+
+    jobs = {}
+    for job in spec.workloads.training_jobs:
+        pool = k8s_spec.pool(job.pool)
+        assert pool is not None  # the spec checked it
+        identity = GcpWorkloadIdentity(f"{prefix}-{job.name}-identity", GcpWorkloadIdentityArgs(
+            project=spec.gcp_project, namespace=job.name, service_account="trainer",
+            bucket_name=storage.bucket_name, write=True,
+        ), opts=after_cluster)
+        jobs[job.name] = TrainingJob(f"{prefix}-{job.name}", TrainingJobArgs(
+            job=job, placement=placement_for(pool, "gcp"), storage_class=cluster.storage_class,
+            data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"gs://{b}/{p}"),
+            service_account_annotations=identity.annotations, provider=cluster.provider,
+        ), opts=after_cluster).job_name
+
+    servers = {}
+    for server in spec.workloads.servers:
+        pool = k8s_spec.pool(server.pool) if server.pool else None
+        identity = GcpWorkloadIdentity(f"{prefix}-{server.name}-identity", GcpWorkloadIdentityArgs(
+            project=spec.gcp_project, namespace=server.name, service_account="server",
+            bucket_name=storage.bucket_name,
+        ), opts=after_cluster)
+        placement = placement_for(pool, "gcp") if pool is not None else system_placement(
+            k8s_spec.system_pool.instance_type)
+        servers[server.name] = ModelServer(f"{prefix}-{server.name}", ModelServerArgs(
+            server=server, placement=placement,
+            # The bucket is mounted read-only with GCS FUSE; the server reads a local path.
+            model=ModelSource(uri=f"{MODEL_MOUNT}/{server.model_path}", gcs_bucket=storage.bucket_name),
+            service_account_annotations=identity.annotations, provider=cluster.provider,
+        ), opts=after_cluster).service_name
+
+    return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
+            "trainingJobs": jobs, "servers": servers}

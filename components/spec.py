@@ -362,8 +362,13 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     else:
         groups = _parse_gpu_groups(r, values.get("gpuGroups"), network, environment)
     tpu_pods = _parse_tpu_pods(r, values.get("tpuPods"), region, cloud)
-    cluster = parse_kubernetes(r, values.get("kubernetes"), cloud.value, tier_row(network.tier).aws.efa)
+    cluster = parse_kubernetes(r, values.get("kubernetes"), cloud.value, tier_row(network.tier).aws.efa,
+                               region)
     workloads = parse_workloads(r, values.get("workloads"), cluster)
+    for i, job in enumerate(workloads.training_jobs):
+        if cloud is Cloud.GCP and job.shared_storage_gib < 1024:
+            r.add(f"workloads.trainingJobs[{i}].sharedStorageGib", f"{job.shared_storage_gib} is below the "
+                  "1024 GiB a Filestore CSI volume (standard-rwx) starts at")
     if cloud is Cloud.AWS and workloads.training_jobs and not storage.efs.enabled:
         r.add("storage.efs.enabled", "false, but workloads.trainingJobs keep checkpoints on the shared file system; "
                                      "set it to true")

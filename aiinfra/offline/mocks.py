@@ -196,6 +196,18 @@ class PlanMocks(pulumi.runtime.Mocks):
             out.setdefault("state", "READY")
         elif token == "gcp:tpu/v2QueuedResource:V2QueuedResource":
             rid = f"projects/{project}/locations/{out.get('zone')}/queuedResources/{resource_name}"
+        elif token == "gcp:container/cluster:Cluster":
+            rid = f"projects/{project}/locations/{out.get('location')}/clusters/{resource_name}"
+            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIELTCCApWgAwIBAgIRAOffline\n-----END CERTIFICATE-----\n").decode()
+            # A private endpoint: the control plane's address inside its /28.
+            master = str((out.get("privateClusterConfig") or {}).get("masterIpv4CidrBlock", "172.16.0.0/28"))
+            base = master.split("/")[0].rsplit(".", 1)
+            out.update(endpoint=f"{base[0]}.{int(base[1]) + 2}",
+                       masterAuth={**(out.get("masterAuth") or {}), "clusterCaCertificate": ca},
+                       selfLink=f"https://container.googleapis.com/v1/{rid}", status="RUNNING",
+                       masterVersion=f"{out.get('minMasterVersion', '1.33')}.5-gke.1000000")
+        elif token == "gcp:container/nodePool:NodePool":
+            rid = f"{out.get('cluster')}/nodePools/{resource_name}"
         return rid
 
     # -- invokes ----------------------------------------------------------------------------

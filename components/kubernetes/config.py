@@ -17,12 +17,13 @@ from importlib import resources
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
+from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
+from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_slice
 from components.config_reader import Reader, hint, show
 
 _POOL_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$")
 _EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
 _GCE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
-_TOPOLOGY = re.compile(r"^\d+x\d+(x\d+)?$")
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 """Taint on every GPU node (`nvidia.com/gpu=present:NoSchedule`): only pods that ask for GPUs land there."""
@@ -117,6 +118,8 @@ class KubernetesSpec:
     """API server reachable only from inside the network (default true)."""
     release_channel: ReleaseChannel = ReleaseChannel.REGULAR
     """GKE only."""
+    zone: str = ""
+    """GKE only: the zone of the accelerator pools (compact placement and TPU slices are zonal)."""
     system_pool: SystemPoolSpec = SystemPoolSpec("m7i.xlarge")
     gpu_pools: tuple[GpuPoolSpec, ...] = ()
     tpu_pools: tuple[TpuPoolSpec, ...] = ()
@@ -136,14 +139,14 @@ class KubernetesSpec:
         return tuple(p.name for p in self.pools)
 
 
-_KEYS = ("version", "privateEndpoint", "releaseChannel", "systemPool", "gpuPools", "tpuPools")
+_KEYS = ("version", "privateEndpoint", "releaseChannel", "zone", "systemPool", "gpuPools", "tpuPools")
 _SIZE_KEYS = ("minSize", "desiredSize", "maxSize")
 _AWS_GPU_KEYS = ("name", "instanceType", *_SIZE_KEYS, "spot", "diskGib")
-_GCP_GPU_KEYS = ("name", "machineType", "acceleratorType", "acceleratorCount", *_SIZE_KEYS, "spot", "diskGib")
-_TPU_KEYS = ("name", "machineType", "topology", "spot")
+_GCP_GPU_KEYS = ("name", "machineType", *_SIZE_KEYS, "spot", "diskGib")
+_TPU_KEYS = ("name", "tpuType", "spot")
 
 
-def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool) -> KubernetesSpec | None:
+def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool, region: str = "") -> KubernetesSpec | None:
     """Parse `kubernetes` (None when absent or empty). `tier_efa`: the tier puts EFA on capable types."""
     if raw is None or raw == {}:
         return None
@@ -192,8 +195,23 @@ def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool) -> Kuberne
         if p.name == "system":
             r.add(f"{path}.{where}.name", "'system' is reserved for the system pool; choose another name")
 
+    zone = r.string(obj, "zone", path, "")
+    if cloud == "aws" and zone:
+        r.add(f"{path}.zone", "is GKE only; EKS node groups follow their subnets")
+    elif cloud == "gcp" and (gpu_pools or tpu_pools):
+        if not zone:
+            r.add(f"{path}.zone", f"is required with accelerator pools (they are zonal); e.g. '{region}-a'")
+        elif region and not zone.startswith(f"{region}-"):
+            r.add(f"{path}.zone", f"{zone!r} is not in region {region!r}")
+        for i, tpu in enumerate(tpu_pools):
+            gen = _tpu_generation_zones(tpu.accelerator)
+            if zone and gen is not None and zone not in gen[1]:
+                r.add(f"{path}.tpuPools[{i}].tpuType", f"TPU {gen[0]} is not offered in {zone!r}; "
+                                                       f"zones: {', '.join(gen[1])}")
+
     return KubernetesSpec(
         version=version,
+        zone=zone,
         private_endpoint=r.boolean(obj, "privateEndpoint", path, True),
         release_channel=channel,
         system_pool=system,
@@ -271,52 +289,66 @@ def _parse_aws_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str, tier_efa: 
     )
 
 
-# GKE accelerator types and the GCE machine families that carry them; the machine type's
-# suffix (`-8g`, `-1g`) or the family's fixed count gives GPUs per node.
-_GKE_GPUS: dict[str, tuple[str, ...]] = {
-    "nvidia-l4": ("g2-standard-",),
-    "nvidia-tesla-a100": ("a2-highgpu-",),
-    "nvidia-a100-80gb": ("a2-ultragpu-",),
-    "nvidia-h100-80gb": ("a3-highgpu-",),
-    "nvidia-h100-mega-80gb": ("a3-megagpu-",),
-    "nvidia-h200-141gb": ("a3-ultragpu-",),
+# GKE's accelerator type for the GPUs of each accelerator-optimized family (the value GKE puts
+# in `cloud.google.com/gke-accelerator`). Source:
+# https://cloud.google.com/kubernetes-engine/docs/how-to/gpus#available (as of 2026-11-28).
+GKE_GPU_TYPES: dict[str, str] = {
+    "g2-standard-": "nvidia-l4",
+    "a2-highgpu-": "nvidia-tesla-a100",
+    "a2-megagpu-": "nvidia-tesla-a100",
+    "a2-ultragpu-": "nvidia-a100-80gb",
+    "a3-highgpu-": "nvidia-h100-80gb",
+    "a3-megagpu-": "nvidia-h100-mega-80gb",
+    "a3-ultragpu-": "nvidia-h200-141gb",
 }
+
+
+def gke_gpu_type(machine_type: str) -> str:
+    return next((v for k, v in GKE_GPU_TYPES.items() if machine_type.startswith(k)), "")
 
 
 def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPoolSpec:
     if "instanceType" in obj:
-        r.add(f"{path}.instanceType", "is the EKS key; on GKE use machineType, acceleratorType and acceleratorCount")
+        r.add(f"{path}.instanceType", "is the EKS key; on GKE use machineType (an accelerator-optimized type "
+                                      "such as 'a3-highgpu-8g')")
     r.known_keys({k: v for k, v in obj.items() if k != "instanceType"}, _GCP_GPU_KEYS, path)
     name = _pool_name(r, obj, path)
     mtype = r.string(obj, "machineType", path, required=True)
-    if mtype and not _GCE_TYPE.match(mtype):
-        r.add(f"{path}.machineType", f"{show(mtype)} is not a GCE machine type such as 'a3-highgpu-8g'")
-    accel = r.string(obj, "acceleratorType", path, required=True)
-    if accel and accel not in _GKE_GPUS:
-        r.add(f"{path}.acceleratorType", f"{accel!r} is not a GKE GPU type; expected one of "
-                                         f"{', '.join(_GKE_GPUS)}{hint(accel, _GKE_GPUS)}")
-    elif accel and mtype and not mtype.startswith(_GKE_GPUS[accel]):
-        r.add(f"{path}.machineType", f"{mtype!r} does not carry {accel!r}; use a "
-                                     f"{' or '.join(p + '*' for p in _GKE_GPUS[accel])} machine type")
-    count = r.integer(obj, "acceleratorCount", path, 1, 1, 16)
+    facts = gcp_machine_type(mtype) if mtype else None
+    if mtype and (facts is None or not gke_gpu_type(mtype)):
+        known = [m for m in gcp_machine_types() if gke_gpu_type(m)]
+        r.add(f"{path}.machineType", f"{mtype!r} is not a GPU machine type GKE offers{hint(mtype, known)}")
+        facts = None
     lo, desired, hi = _sizes(r, obj, path, 0, 1)
+    spot = r.boolean(obj, "spot", path, False)
+    if spot and facts is not None and not facts.spot:
+        r.add(f"{path}.spot", f"true, but {mtype!r} is not offered as Spot VMs")
     return GpuPoolSpec(
-        name=name, instance_type=mtype, accelerator=accel, accelerators_per_node=count,
-        min_size=lo, desired_size=desired, max_size=hi, spot=r.boolean(obj, "spot", path, False),
+        name=name, instance_type=mtype, accelerator=gke_gpu_type(mtype) if facts else "",
+        accelerators_per_node=facts.gpu_count if facts else 1,
+        min_size=lo, desired_size=desired, max_size=hi, spot=spot,
         disk_gib=r.integer(obj, "diskGib", path, 200, 50, 65536, "GiB"),
+        vcpu=facts.vcpu if facts else 0, memory_gib=int(facts.memory_gib) if facts else 0,
     )
 
 
-# TPU machine types: (GKE accelerator label, chips per host). Source:
-# https://cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus (as of 2026-11-28).
-_TPU_MACHINES: dict[str, tuple[str, int]] = {
-    "ct5lp-hightpu-1t": ("tpu-v5-lite-podslice", 1),
-    "ct5lp-hightpu-4t": ("tpu-v5-lite-podslice", 4),
-    "ct5lp-hightpu-8t": ("tpu-v5-lite-podslice", 8),
-    "ct5p-hightpu-4t": ("tpu-v5p-slice", 4),
-    "ct6e-standard-4t": ("tpu-v6e-slice", 4),
-    "ct6e-standard-8t": ("tpu-v6e-slice", 8),
+# GKE node pool machine type and accelerator label per TPU generation (multi-host slices take
+# the 4-chip host). Source: https://cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus
+# (as of 2026-11-28).
+GKE_TPU_MACHINES: dict[str, tuple[str, str]] = {
+    "v4": ("ct4p-hightpu-4t", "tpu-v4-podslice"),
+    "v5e": ("ct5lp-hightpu-4t", "tpu-v5-lite-podslice"),
+    "v5p": ("ct5p-hightpu-4t", "tpu-v5p-slice"),
+    "v6e": ("ct6e-standard-4t", "tpu-v6e-slice"),
 }
+
+
+def _tpu_generation_zones(label: str) -> tuple[str, tuple[str, ...]] | None:
+    for gen, (_, gke_label) in GKE_TPU_MACHINES.items():
+        facts = tpu_generation(gen)
+        if gke_label == label and facts is not None:
+            return gen, facts.zones
+    return None
 
 
 def tpu_hosts(topology: str, chips_per_host: int) -> int:
@@ -330,22 +362,23 @@ def tpu_hosts(topology: str, chips_per_host: int) -> int:
 def _parse_tpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> TpuPoolSpec:
     r.known_keys(obj, _TPU_KEYS, path)
     name = _pool_name(r, obj, path)
-    mtype = r.string(obj, "machineType", path, required=True)
-    facts = _TPU_MACHINES.get(mtype)
-    if mtype and facts is None:
-        r.add(f"{path}.machineType", f"{mtype!r} is not a GKE TPU machine type; expected one of "
-                                     f"{', '.join(_TPU_MACHINES)}{hint(mtype, _TPU_MACHINES)}")
-    topology = r.string(obj, "topology", path, required=True)
-    hosts = 1
-    if topology and not _TOPOLOGY.match(topology):
-        r.add(f"{path}.topology", f"{topology!r} is not a TPU topology such as '2x4' or '4x4x4'")
-    elif topology and facts is not None:
-        chips = tpu_hosts(topology, 1)
-        if chips % facts[1]:
-            r.add(f"{path}.topology", f"{topology!r} has {chips} chips, not a multiple of the {facts[1]} chips "
-                                      f"per {mtype!r} host")
-        hosts = tpu_hosts(topology, facts[1])
+    tpu_type = r.string(obj, "tpuType", path, required=True)
+    slice_ = None
+    if tpu_type:
+        try:
+            slice_ = tpu_slice(tpu_type)
+        except TpuTypeError as exc:
+            r.add(f"{path}.tpuType", str(exc))
+    machine, label = GKE_TPU_MACHINES.get(slice_.generation, ("", "")) if slice_ else ("", "")
+    if slice_ is not None and not machine:
+        r.add(f"{path}.tpuType", f"{tpu_type!r}: GKE has no node pools for TPU {slice_.generation}; "
+                                 f"use one of {', '.join(GKE_TPU_MACHINES)}")
+    if slice_ is not None and machine and slice_.hosts == 1:
+        # A single-host slice takes the machine with exactly its chip count (`-1t`, `-4t`, `-8t`).
+        machine = machine.replace("-4t", f"-{slice_.chips}t")
+    spot = r.boolean(obj, "spot", path, False)
+    per_host = slice_.chips // slice_.hosts if slice_ else 1
     return TpuPoolSpec(
-        name=name, machine_type=mtype, accelerator=facts[0] if facts else "", topology=topology,
-        chips_per_node=facts[1] if facts else 1, hosts=hosts, spot=r.boolean(obj, "spot", path, False),
+        name=name, machine_type=machine, accelerator=label, topology=slice_.topology if slice_ else "",
+        chips_per_node=per_host, hosts=slice_.hosts if slice_ else 1, spot=spot,
     )

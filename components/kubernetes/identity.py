@@ -86,3 +86,53 @@ class AwsWorkloadIdentity(pulumi.ComponentResource):
     @property
     def annotations(self) -> dict[str, pulumi.Input[str]]:
         return {IRSA_ANNOTATION: self.role_arn}
+
+
+WORKLOAD_IDENTITY_ANNOTATION = "iam.gke.io/gcp-service-account"
+
+
+def workload_identity_member(project: str, namespace: str, service_account: str) -> str:
+    """The Kubernetes service account as an IAM principal (GKE Workload Identity)."""
+    return f"serviceAccount:{project}.svc.id.goog[{namespace}/{service_account}]"
+
+
+@dataclass(frozen=True)
+class GcpWorkloadIdentityArgs:
+    project: str
+    namespace: str
+    service_account: str
+    bucket_name: pulumi.Input[str]
+    write: bool = False
+    """objectUser (read and write) on the bucket instead of objectViewer (read only)."""
+
+
+class GcpWorkloadIdentity(pulumi.ComponentResource):
+    email: pulumi.Output[str]
+    """The Google service account the Kubernetes one impersonates; annotate with it (`annotations`)."""
+
+    def __init__(self, name: str, args: GcpWorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("ai-infra:index:GcpWorkloadIdentity", name, None, opts)
+        import pulumi_gcp as gcp
+
+        child = pulumi.ResourceOptions(parent=self)
+        account = gcp.serviceaccount.Account(f"{name}-sa", account_id=_account_id(args.namespace),
+                                             display_name=f"{args.namespace}/{args.service_account}",
+                                             project=args.project, opts=child)
+        gcp.serviceaccount.IAMMember(f"{name}-wi", service_account_id=account.name,
+                                     role="roles/iam.workloadIdentityUser",
+                                     member=workload_identity_member(args.project, args.namespace,
+                                                                     args.service_account), opts=child)
+        gcp.storage.BucketIAMMember(f"{name}-bucket", bucket=args.bucket_name,
+                                    role="roles/storage.objectUser" if args.write else "roles/storage.objectViewer",
+                                    member=account.member, opts=child)
+        self.email = account.email
+        self.register_outputs({"email": self.email})
+
+    @property
+    def annotations(self) -> dict[str, pulumi.Input[str]]:
+        return {WORKLOAD_IDENTITY_ANNOTATION: self.email}
+
+
+def _account_id(namespace: str) -> str:
+    """6-30 characters, lowercase letters, digits and '-', starting with a letter."""
+    return f"wl-{namespace}"[:30].rstrip("-")

@@ -121,3 +121,56 @@ def test_tpu_pool_spec_is_frozen() -> None:
                        topology="4x4", chips_per_node=4, hosts=4)
     with pytest.raises(AttributeError):
         pool.hosts = 2  # type: ignore[misc]
+
+
+GCP: dict[str, Any] = {
+    "cloud": "gcp", "gcp:region": "us-central1", "gcp:project": "ai-infra-test", "environment": "dev",
+    "tags": {"team": "ml", "cost-center": "cc-1"},
+    "kubernetes": {"version": "1.33", "zone": "us-central1-a",
+                   "tpuPools": [{"name": "v5e", "tpuType": "v5litepod-16"}]},
+}
+
+
+def gcp_with(**changes: Any) -> dict[str, Any]:
+    values = copy.deepcopy(GCP)
+    values["kubernetes"].update(changes)
+    return values
+
+
+def test_gke_pools_take_their_facts_from_the_gcp_and_tpu_catalogs() -> None:
+    values = gcp_with(gpuPools=[{"name": "h100", "machineType": "a3-highgpu-8g", "maxSize": 2, "spot": True}])
+    spec = parse_spec(values, "ai-infra", "test")
+    assert spec.kubernetes is not None
+    gpu, tpu = spec.kubernetes.gpu_pools[0], spec.kubernetes.tpu_pools[0]
+    assert (gpu.accelerator, gpu.accelerators_per_node, gpu.spot) == ("nvidia-h100-80gb", 8, True)
+    assert tpu == TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+                              topology="4x4", chips_per_node=4, hosts=4)
+    single = parse_spec(gcp_with(tpuPools=[{"name": "v5e8", "tpuType": "v5litepod-8"}]), "ai-infra", "test")
+    assert single.kubernetes is not None
+    assert (single.kubernetes.tpu_pools[0].machine_type, single.kubernetes.tpu_pools[0].hosts) == (
+        "ct5lp-hightpu-8t", 1)
+
+
+BAD_GCP: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("zone outside the region, TPU not offered there", gcp_with(zone="europe-west4-a"),
+     ["kubernetes.zone: 'europe-west4-a' is not in region 'us-central1'",
+      "kubernetes.tpuPools[0].tpuType: TPU v5e is not offered in 'europe-west4-a'; zones: us-central1-a, "
+      "us-east1-c, us-east5-b, us-south1-a, us-west1-c, us-west4-a, europe-west4-b, asia-southeast1-b"]),
+    ("generation name as type", gcp_with(tpuPools=[{"name": "v5e", "tpuType": "v5e-16"}]),
+     ["kubernetes.tpuPools[0].tpuType: 'v5e-16' is not a TPU accelerator type; expected one of v4-N (v4), "
+      "v5litepod-N (v5e), v5p-N (v5p), v6e-N (v6e); did you mean 'v5litepod-16'?"]),
+    ("unknown GPU machine type", gcp_with(gpuPools=[{"name": "h", "machineType": "a3-highgpu-8"}]),
+     ["kubernetes.gpuPools[0].machineType: 'a3-highgpu-8' is not a GPU machine type GKE offers; "
+      "did you mean 'a3-highgpu-8g'?"]),
+    ("EKS key on GKE", gcp_with(gpuPools=[{"name": "h", "instanceType": "p5.48xlarge"}]),
+     ["kubernetes.gpuPools[0].instanceType: is the EKS key; on GKE use machineType (an accelerator-optimized type "
+      "such as 'a3-highgpu-8g')", "kubernetes.gpuPools[0].machineType: is required"]),
+    ("zone required", {**GCP, "kubernetes": {"version": "1.33",
+                                             "tpuPools": [{"name": "v5e", "tpuType": "v5litepod-16"}]}},
+     ["kubernetes.zone: is required with accelerator pools (they are zonal); e.g. 'us-central1-a'"]),
+]
+
+
+@pytest.mark.parametrize(("case", "values", "expected"), BAD_GCP, ids=[c[0] for c in BAD_GCP])
+def test_bad_gke_config_is_reported_exactly(case: str, values: dict[str, Any], expected: list[str]) -> None:
+    assert problems(values) == expected

@@ -21,7 +21,7 @@ from aiinfra.offline import Plan
 
 ROOT = Path(__file__).resolve().parents[3]
 CHECKOV = ROOT / ".venv" / "bin" / "checkov"
-CLUSTER_STACKS = ("prod",)
+CLUSTER_STACKS = ("prod", "gcp-prod")
 CASES = ("base", "multinode", "tpu", "spot")
 CASE_VERSION = "1.33"
 
@@ -47,7 +47,7 @@ def test_every_object_a_stack_registers_is_valid_for_its_cluster_version(
     manifests = to_manifests(plan)
     kinds = {m["kind"] for m in manifests}
     # The check is only worth something if the objects are there.
-    assert {"Job", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "DaemonSet"} <= kinds
+    assert {"Job", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
     assert _validate(manifests, _version(plan)) == []
 
 
