@@ -33,7 +33,7 @@ def test_control_plane(plan_values: Callable[..., Plan]) -> None:
     assert i["encryptionConfig"]["resources"] == ["secrets"]
     assert i["accessConfig"]["authenticationMode"] == "API"
     assert set(i["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-    assert one(plan, "aws:kms/key:Key").inputs["enableKeyRotation"] is True
+    assert one(plan, "aws:kms/key:Key", "-eks-secrets").inputs["enableKeyRotation"] is True
     oidc = one(plan, "aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
     assert oidc.inputs["url"].startswith("https://oidc.eks.us-east-1.amazonaws.com/id/")
