@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 
 from components import tagging
+from components.budgets import CostBudget, CostBudgetArgs, load_budget
 from components.compute.aws_gpu_group import AwsGpuGroup, AwsGpuGroupArgs
 from components.compute.gcp_gpu_group import GcpGpuGroup, GcpGpuGroupArgs
 from components.compute.tpu_pod import TpuPod, TpuPodArgs
@@ -36,9 +37,29 @@ from components.workloads.training_job import TrainingJob, TrainingJobArgs
 def build(spec: StackSpec) -> dict[str, Any]:
     """Create every resource the spec asks for; returns the values to export."""
     tagging.register(spec.tags)
+    _build_budget(spec)
     if spec.cloud is Cloud.AWS:
         return _build_aws(spec)
     return _build_gcp(spec)
+
+
+def _build_budget(spec: StackSpec) -> None:
+    """The runtime backstop: cloud budget alerts from the environment's budget file (the one CI gates with)."""
+    from components.errors import ConfigError
+
+    try:
+        limit = load_budget(spec.environment.value)
+    except ConfigError as err:
+        raise pulumi.RunError(err.render()) from None
+    if limit is None:
+        return
+    number = None
+    if spec.cloud is not Cloud.AWS and limit.gcp_billing_account:
+        import pulumi_gcp as gcp
+
+        number = gcp.organizations.get_project_output(project=spec.gcp_project).number
+    CostBudget(f"{spec.project}-{spec.stack}-budget",
+               CostBudgetArgs(limit, spec.environment.value, spec.cloud.value, number))
 
 
 def _build_aws(spec: StackSpec) -> dict[str, Any]:

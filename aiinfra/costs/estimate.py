@@ -58,6 +58,7 @@ FREE_TYPES: frozenset[str] = frozenset({
     "aws:eks/podIdentityAssociation:PodIdentityAssociation",
     # Budgets without actions are free (https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/).
     "aws:budgets/budget:Budget", "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription",
+    "aws:sns/topicPolicy:TopicPolicy",
     # GCP networking, IAM, service accounts.
     "gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/firewall:Firewall",
     "gcp:compute/router:Router", "gcp:compute/route:Route", "gcp:compute/resourcePolicy:ResourcePolicy",

@@ -60,6 +60,9 @@ POLICY = StackValidationPolicy(
                           "description": "Share of the budget above which an advisory warning is raised."},
             "topDrivers": {"type": "integer", "minimum": 1, "default": 3,
                            "description": "How many cost drivers a violation lists."},
+            "gcpBillingAccount": {"type": "string", "pattern": "^[0-9A-F]{6}-[0-9A-F]{6}-[0-9A-F]{6}$",
+                                  "description": "Not read by the rule: the program's runtime budget "
+                                                 "(components/budgets.py) is created on this billing account."},
         },
         required=["monthlyLimitUsd"],
     ),
