@@ -6,6 +6,7 @@ knows every component; each component only gets the values it needs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,6 +16,7 @@ from components.budgets import CostBudget, CostBudgetArgs, load_budget
 from components.compute.aws_gpu_group import AwsGpuGroup, AwsGpuGroupArgs
 from components.compute.gcp_gpu_group import GcpGpuGroup, GcpGpuGroupArgs
 from components.compute.tpu_pod import TpuPod, TpuPodArgs
+from components.images import ContainerImages, ContainerImagesArgs
 from components.kubernetes.eks import EksCluster, EksClusterArgs
 from components.kubernetes.gke import GkeCluster, GkeClusterArgs
 from components.kubernetes.identity import (
@@ -38,9 +40,10 @@ def build(spec: StackSpec) -> dict[str, Any]:
     """Create every resource the spec asks for; returns the values to export."""
     tagging.register(spec.tags)
     _build_budget(spec)
-    if spec.cloud is Cloud.AWS:
-        return _build_aws(spec)
-    return _build_gcp(spec)
+    exports = _build_aws(spec) if spec.cloud is Cloud.AWS else _build_gcp(spec)
+    if spec.images.registry:
+        exports.update(_build_images(spec))
+    return exports
 
 
 def _build_budget(spec: StackSpec) -> None:
@@ -252,3 +255,19 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
 
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             "trainingJobs": jobs, "servers": servers}
+
+
+def _build_images(spec: StackSpec) -> dict[str, Any]:
+    """Image repositories (and, with `images.build`, the images themselves, pushed by digest)."""
+    images = ContainerImages(f"{spec.project}-{spec.stack}-images", ContainerImagesArgs(
+        cloud=spec.cloud,
+        images=spec.images,
+        region=spec.region,
+        context_root=Path(__file__).resolve().parent.parent / "training_images",
+        gcp_project=spec.gcp_project,
+        protect=spec.protect_data,
+    ))
+    exported: dict[str, Any] = {"imageRepositories": images.repository_urls}
+    if images.refs:
+        exported["images"] = images.refs
+    return exported

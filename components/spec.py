@@ -40,6 +40,7 @@ PROJECT_KEYS: tuple[str, ...] = (
     "kubernetes",
     "workloads",
     "tpuPods",
+    "images",
 )
 
 
@@ -287,6 +288,30 @@ class StorageSpec:
     """GCP only."""
 
 
+class ImagePlatform(StrEnum):
+    LINUX_AMD64 = "linux/amd64"
+    LINUX_ARM64 = "linux/arm64"
+
+
+@dataclass(frozen=True)
+class ImagesSpec:
+    """Registries for training_images/ and whether `pulumi up` builds them (see components/images.py)."""
+
+    registry: bool = False
+    """Create the image repositories (ECR / Artifact Registry) in this stack (default off: one stack per
+    account owns them)."""
+    build: bool = False
+    """Build and push training_images/* during `pulumi up` (default off: CI builds them)."""
+    repository_prefix: str = "ai-infra"
+    """Repositories are `<prefix>/<image>` (ECR) or the Artifact Registry repository `<prefix>`."""
+    keep_last: int = 30
+    """Lifecycle: keep this many most recent images per repository."""
+    untagged_expiry_days: int = 7
+    """Lifecycle: untagged images expire after this many days."""
+    platform: ImagePlatform = ImagePlatform.LINUX_AMD64
+    """Build platform (with `build`)."""
+
+
 @dataclass(frozen=True)
 class StackSpec:
     project: str
@@ -311,6 +336,8 @@ class StackSpec:
     """GCP GPU groups (empty on AWS)."""
     tpu_pods: tuple[TpuPodSpec, ...] = ()
     """TPU slices (GCP only)."""
+    images: ImagesSpec = field(default_factory=ImagesSpec)
+    """Image registries and optional in-stack builds."""
 
     @property
     def is_prod(self) -> bool:
@@ -365,6 +392,7 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     cluster = parse_kubernetes(r, values.get("kubernetes"), cloud.value, tier_row(network.tier).aws.efa,
                                region)
     workloads = parse_workloads(r, values.get("workloads"), cluster)
+    images = _parse_images(r, values.get("images"))
     for i, job in enumerate(workloads.training_jobs):
         if cloud is Cloud.GCP and job.shared_storage_gib < 1024:
             r.add(f"workloads.trainingJobs[{i}].sharedStorageGib", f"{job.shared_storage_gib} is below the "
@@ -390,6 +418,7 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
         gcp_project=gcp_project,
         gcp_gpu_groups=gcp_groups,
         tpu_pods=tpu_pods,
+        images=images,
     )
 
 
@@ -1021,6 +1050,32 @@ def _parse_filestore(r: Reader, raw: Any, region: str) -> FilestoreSpec:
         r.add(f"{path}.shareName", f"{share!r} is not a file share name: 1-16 lowercase letters, digits and '_', "
                                    "starting with a letter")
     return FilestoreSpec(enabled=enabled, tier=tier, capacity_gib=capacity, zone=zone, share_name=share)
+
+
+_REPO_PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+def _parse_images(r: Reader, raw: Any) -> ImagesSpec:
+    obj = r.mapping(raw, "images")
+    r.known_keys(obj, ("registry", "build", "repositoryPrefix", "keepLast", "untaggedExpiryDays", "platform"),
+                 "images")
+    registry = r.boolean(obj, "registry", "images", False)
+    build = r.boolean(obj, "build", "images", False)
+    if build and not registry:
+        r.add("images.build", "true needs images.registry: true (the stack pushes to the repositories it creates); "
+                              "or leave build off and let CI build the images")
+    prefix = r.string(obj, "repositoryPrefix", "images", "ai-infra")
+    if not _REPO_PREFIX.match(prefix):
+        r.add("images.repositoryPrefix", f"{prefix!r} is not allowed; use 3-63 lowercase letters, digits and '-', "
+                                         "starting with a letter")
+    return ImagesSpec(
+        registry=registry,
+        build=build,
+        repository_prefix=prefix,
+        keep_last=r.integer(obj, "keepLast", "images", 30, 1, 1000, "images"),
+        untagged_expiry_days=r.integer(obj, "untaggedExpiryDays", "images", 7, 1, 365, "days"),
+        platform=r.choice(obj, "platform", "images", ImagePlatform, ImagePlatform.LINUX_AMD64),
+    )
 
 
 # --------------------------------------------------------------------------------------

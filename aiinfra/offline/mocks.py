@@ -81,6 +81,13 @@ class PlanMocks(pulumi.runtime.Mocks):
             rid = self._aws_outputs(token, name, outputs)
         elif package == "gcp":
             rid = self._gcp_outputs(token, name, outputs)
+        elif token == "docker-build:index:Image":
+            # A pushed image: its digest, and `ref` as repository@digest (what workloads pin).
+            digest = f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"
+            tags = [t for t in outputs.get("tags") or [] if isinstance(t, str)]
+            repo = tags[0].rsplit(":", 1)[0] if tags else name
+            outputs.update(digest=digest, ref=f"{repo}@{digest}")
+            rid = digest
         else:
             rid = f"{name}-{_hex(name, 8)}"
             if token.startswith("kubernetes:"):
@@ -226,6 +233,11 @@ class PlanMocks(pulumi.runtime.Mocks):
             return {"id": pname, "name": pname, "value": value, "insecureValue": value, "type": "String",
                     "version": 1, "arn": f"arn:aws:ssm:{region}::parameter{pname}", "withDecryption": True,
                     "region": region}, []
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"id": region, "registryId": a.get("registryId") or ACCOUNT_ID, "userName": "AWS",
+                    "password": "offline-ecr-password", "authorizationToken": "QVdTOm9mZmxpbmU=",
+                    "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com",
+                    "expiresAt": "2099-01-01T00:00:00Z", "region": region}, []
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/offline-plan",
                     "id": ACCOUNT_ID, "userId": "AIDAOFFLINEPLAN"}, []
