@@ -6,6 +6,7 @@ knows every component; each component only gets the values it needs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,12 @@ def build(spec: StackSpec) -> dict[str, Any]:
     """Create every resource the spec asks for; returns the values to export."""
     tagging.register(spec.tags)
     _build_budget(spec)
-    exports = _build_aws(spec) if spec.cloud is Cloud.AWS else _build_gcp(spec)
+    built: dict[str, pulumi.Output[str]] = {}
+    image_exports: dict[str, Any] = {}
     if spec.images.registry:
-        exports.update(_build_images(spec))
+        built, image_exports = _build_images(spec)
+    exports = _build_aws(spec, built) if spec.cloud is Cloud.AWS else _build_gcp(spec, built)
+    exports.update(image_exports)
     return exports
 
 
@@ -65,7 +69,7 @@ def _build_budget(spec: StackSpec) -> None:
                CostBudgetArgs(limit, spec.environment.value, spec.cloud.value, number))
 
 
-def _build_aws(spec: StackSpec) -> dict[str, Any]:
+def _build_aws(spec: StackSpec, built: Mapping[str, pulumi.Output[str]]) -> dict[str, Any]:
     prefix = f"{spec.project}-{spec.stack}"
     net = spec.network
     network = AwsNetwork(prefix, AwsNetworkArgs(
@@ -109,11 +113,12 @@ def _build_aws(spec: StackSpec) -> dict[str, Any]:
         "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
     }
     if spec.kubernetes is not None:
-        exports.update(_build_eks(spec, prefix, network, storage))
+        exports.update(_build_eks(spec, prefix, network, storage, built))
     return exports
 
 
-def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsStorage) -> dict[str, Any]:
+def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsStorage,
+               built: Mapping[str, pulumi.Output[str]]) -> dict[str, Any]:
     """The EKS cluster, then each workload with its own IRSA role scoped to its bucket prefixes."""
     k8s_spec = spec.kubernetes
     assert k8s_spec is not None
@@ -142,6 +147,7 @@ def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsSt
             job=job, placement=placement_for(pool, "aws"), storage_class=cluster.storage_class,
             data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"s3://{b}/{p}"),
             service_account_annotations=identity.annotations, provider=cluster.provider,
+            image=built.get("trainer"),
         ), opts=after_cluster).job_name
 
     servers = {}
@@ -157,13 +163,14 @@ def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsSt
             server=server, placement=placement,
             model=ModelSource(uri=storage.bucket_name.apply(lambda b, p=server.model_path: f"s3://{b}/{p}")),
             service_account_annotations=identity.annotations, provider=cluster.provider,
+            image=built.get("server"),
         ), opts=after_cluster).service_name
 
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             "trainingJobs": jobs, "servers": servers}
 
 
-def _build_gcp(spec: StackSpec) -> dict[str, Any]:
+def _build_gcp(spec: StackSpec, built: Mapping[str, pulumi.Output[str]]) -> dict[str, Any]:
     """GCP: network -> storage (GCS, Filestore) -> GPU groups and TPU pods."""
     prefix = f"{spec.project}-{spec.stack}"
     net = spec.network
@@ -206,11 +213,12 @@ def _build_gcp(spec: StackSpec) -> dict[str, Any]:
         "filestoreIp": storage.filestore_ip,
         "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
         "tpuPods": {name: t.node_names for name, t in tpus.items()},
-        **(_build_gke(spec, prefix, network, storage) if spec.kubernetes is not None else {}),
+        **(_build_gke(spec, prefix, network, storage, built) if spec.kubernetes is not None else {}),
     }
 
 
-def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpStorage) -> dict[str, Any]:
+def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpStorage,
+               built: Mapping[str, pulumi.Output[str]]) -> dict[str, Any]:
     """The GKE cluster, then each workload with its own Workload Identity account on the bucket."""
     k8s_spec = spec.kubernetes
     assert k8s_spec is not None
@@ -235,6 +243,7 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
             job=job, placement=placement_for(pool, "gcp"), storage_class=cluster.storage_class,
             data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"gs://{b}/{p}"),
             service_account_annotations=identity.annotations, provider=cluster.provider,
+            image=built.get("trainer"),
         ), opts=after_cluster).job_name
 
     servers = {}
@@ -251,14 +260,18 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
             # The bucket is mounted read-only with GCS FUSE; the server reads a local path.
             model=ModelSource(uri=f"{MODEL_MOUNT}/{server.model_path}", gcs_bucket=storage.bucket_name),
             service_account_annotations=identity.annotations, provider=cluster.provider,
+            image=built.get("server"),
         ), opts=after_cluster).service_name
 
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             "trainingJobs": jobs, "servers": servers}
 
 
-def _build_images(spec: StackSpec) -> dict[str, Any]:
-    """Image repositories (and, with `images.build`, the images themselves, pushed by digest)."""
+def _build_images(spec: StackSpec) -> tuple[dict[str, pulumi.Output[str]], dict[str, Any]]:
+    """Image repositories (and, with `images.build`, the images themselves, pushed by digest).
+
+    Returns the built images by name (empty unless `images.build`), which override the
+    workloads' configured images, and the values to export."""
     images = ContainerImages(f"{spec.project}-{spec.stack}-images", ContainerImagesArgs(
         cloud=spec.cloud,
         images=spec.images,
@@ -270,4 +283,4 @@ def _build_images(spec: StackSpec) -> dict[str, Any]:
     exported: dict[str, Any] = {"imageRepositories": images.repository_urls}
     if images.refs:
         exported["images"] = images.refs
-    return exported
+    return dict(images.refs), exported

@@ -43,10 +43,12 @@ class ModelServerArgs:
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     """Binds the service account to a cloud identity with read access to the model."""
     provider: k8s.Provider | None = None
+    image: pulumi.Input[str] | None = None
+    """An image this stack built and pushed (by digest); overrides `server.image` (default: None)."""
 
 
 def render(server: ServerSpec, placement: Placement, model: ModelSource,
-           sa_annotations: Mapping[str, Any]) -> list[Manifest]:
+           sa_annotations: Mapping[str, Any], image: pulumi.Input[str] | None = None) -> list[Manifest]:
     ns = server.name
     labels = {**pods.PART_OF, "app.kubernetes.io/name": "model-server", "app.kubernetes.io/instance": server.name}
     selector = {"app.kubernetes.io/name": "model-server", "app.kubernetes.io/instance": server.name}
@@ -66,7 +68,7 @@ def render(server: ServerSpec, placement: Placement, model: ModelSource,
     http_get = {"port": "http"}
     container: Manifest = {
         "name": "server",
-        "image": server.image,
+        "image": image if image is not None else server.image,
         "imagePullPolicy": "IfNotPresent",
         "env": [{"name": "MODEL_URI", "value": model.uri}, {"name": "MODEL_NAME", "value": server.model_name},
                 {"name": "PORT", "value": str(PORT)}],
@@ -160,7 +162,7 @@ class ModelServer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:ModelServer", name, None, opts)
-        manifests = render(args.server, args.placement, args.model, args.service_account_annotations)
+        manifests = render(args.server, args.placement, args.model, args.service_account_annotations, args.image)
         created = pods.register(name, manifests, pulumi.ResourceOptions(parent=self, provider=args.provider))
         self.service_name = created["service"].metadata.name  # type: ignore[attr-defined]
         self.register_outputs({"service_name": self.service_name})

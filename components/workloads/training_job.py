@@ -40,6 +40,8 @@ class TrainingJobArgs:
     """Binds the pods' service account to a cloud identity (IRSA role ARN / GCP service account)."""
     provider: k8s.Provider | None = None
     """The cluster's Kubernetes provider."""
+    image: pulumi.Input[str] | None = None
+    """An image this stack built and pushed (by digest); overrides `job.image` (default: None)."""
 
 
 def master_addr(job: TrainingJobSpec) -> str:
@@ -88,7 +90,8 @@ def _env(job: TrainingJobSpec, placement: Placement, data_uri: pulumi.Input[str]
 
 
 def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Input[str],
-           data_uri: pulumi.Input[str], sa_annotations: Mapping[str, Any]) -> list[Manifest]:
+           data_uri: pulumi.Input[str], sa_annotations: Mapping[str, Any],
+           image: pulumi.Input[str] | None = None) -> list[Manifest]:
     """Every object of the run, in creation order (namespace first)."""
     ns = job.name
     labels = {**pods.PART_OF, "app.kubernetes.io/name": "trainer", "app.kubernetes.io/instance": job.name}
@@ -106,7 +109,7 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
         **pods.scheduling(placement),
         "containers": [{
             "name": "trainer",
-            "image": job.image,
+            "image": image if image is not None else job.image,
             "imagePullPolicy": "IfNotPresent",
             "env": _env(job, placement, data_uri),
             "ports": [{"name": "rendezvous", "containerPort": MASTER_PORT, "protocol": "TCP"}],
@@ -189,7 +192,7 @@ class TrainingJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:TrainingJob", name, None, opts)
         manifests = render(args.job, args.placement, args.storage_class, args.data_uri,
-                           args.service_account_annotations)
+                           args.service_account_annotations, args.image)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         # A Job's pod template is immutable: a change replaces the Job (the run restarts from its checkpoint).
         created = pods.register(name, manifests, child, {
