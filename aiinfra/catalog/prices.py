@@ -8,7 +8,6 @@ negotiated price, and an unknown name or region raises `PriceError` with close s
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -16,6 +15,7 @@ from functools import cache
 from typing import Any
 
 from aiinfra.catalog import closest, load_json
+from aiinfra.catalog.tpu import TpuTypeError, tpu_slice
 
 __all__ = [
     "Market",
@@ -168,26 +168,16 @@ def known_regions() -> set[str]:
 # TPU slices
 # ----------------------------------------------------------------------------------------
 
-# Accelerator-type suffixes count TensorCores for these generations (2 per chip) and chips
-# for the lite/inference generations: `v5p-128` is 64 chips, `v5litepod-16` is 16 chips.
-_TPU_CORES_PER_CHIP = {"v2": 2, "v3": 2, "v4": 2, "v5p": 2, "v5e": 1, "v6e": 1}
-_TPU_ALIASES = {"v5litepod": "v5e", "v5lite": "v5e", "v6e": "v6e"}
-_TPU_TYPE = re.compile(r"^(v\d+[a-z]*)-(\d+)$")
-
-
 def tpu_chips(accelerator_type: str) -> tuple[str, int] | None:
-    """(generation, chips) of a TPU accelerator type such as `v5p-128`, or None if it is not one."""
-    m = _TPU_TYPE.match(accelerator_type)
-    if not m:
+    """(generation, chips) of a TPU accelerator type such as `v5p-128`, or None if it is not one.
+
+    The naming rule (TensorCores for v4/v5p, chips for v5e/v6e) lives once, in `tpu_slice`.
+    """
+    try:
+        tpu = tpu_slice(accelerator_type)
+    except TpuTypeError:
         return None
-    gen = _TPU_ALIASES.get(m.group(1), m.group(1))
-    per_chip = _TPU_CORES_PER_CHIP.get(gen)
-    if per_chip is None:
-        return None
-    count = int(m.group(2))
-    if count < 1 or count % per_chip:
-        return None
-    return gen, count // per_chip
+    return tpu.generation, tpu.chips
 
 
 # ----------------------------------------------------------------------------------------
