@@ -18,7 +18,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
-from aiinfra.costs.usage import usage_problems
+from aiinfra.catalog.usage import usage_problems
 from components.config_reader import Reader, hint, show
 from components.errors import ConfigError
 from components.kubernetes.config import KubernetesSpec, parse_kubernetes

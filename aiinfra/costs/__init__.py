@@ -8,7 +8,7 @@ know, and a cost-deciding value that is unknown at preview makes the line `unpri
 
 from aiinfra.costs.estimate import FREE_TYPES, PRICED_TYPES, estimate_resource, estimate_stack
 from aiinfra.costs.model import UNKNOWN, CostLine, CostResource, StackCost, Status
-from aiinfra.costs.usage import USAGE_DEFAULTS, Usage, UsageError, parse_usage, usage_problems
+from aiinfra.catalog.usage import USAGE_DEFAULTS, Usage, UsageError, parse_usage, usage_problems
 
 __all__ = [
     "FREE_TYPES",

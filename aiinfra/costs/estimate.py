@@ -27,7 +27,7 @@ from aiinfra.catalog.prices import (
 )
 from aiinfra.costs.model import UNKNOWN, Category, CostLine, CostResource, StackCost, Status
 from aiinfra.costs.schedule import HOURS_PER_WEEK, ScheduledAction, ScheduleError, weekly_instance_hours
-from aiinfra.costs.usage import Usage
+from aiinfra.catalog.usage import Usage
 
 H = HOURS_PER_MONTH
 

@@ -20,7 +20,7 @@ from aiinfra.costs.policy_pack import (
     run_policy_pack,
     to_cost_resources,
 )
-from aiinfra.costs.usage import UsageError, parse_usage
+from aiinfra.catalog.usage import UsageError, parse_usage
 
 
 class GateError(Exception):
