@@ -1,4 +1,4 @@
-"""2-process torchrun (gloo): kill a worker mid-run, relaunch, lose only the steps since the last checkpoint."""
+"""2-process torchrun (gloo): a killed worker loses only the steps since the last checkpoint; SIGTERM loses none."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ from trainer import checkpoint
 CHECKPOINT_EVERY = 10
 
 
-def _torchrun(env: dict[str, str], ckpt: Path, data: Path, log: Path, max_steps: int) -> subprocess.Popen[bytes]:
+def _torchrun(
+    env: dict[str, str], ckpt: Path, data: Path, log: Path, max_steps: int, checkpoint_every: int = CHECKPOINT_EVERY
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
@@ -40,7 +42,7 @@ def _torchrun(env: dict[str, str], ckpt: Path, data: Path, log: Path, max_steps:
         "--max-steps",
         str(max_steps),
         "--checkpoint-every",
-        str(CHECKPOINT_EVERY),
+        str(checkpoint_every),
         "--log-every",
         "1",
         "--log-file",
@@ -130,3 +132,54 @@ def test_killed_worker_loses_at_most_steps_since_last_checkpoint(
     )
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["agent", "worker"])
+def test_sigterm_checkpoints_the_current_step_and_resume_loses_nothing(
+    target: str, tmp_path: Path, digits_dir: Path, child_env: dict[str, str]
+) -> None:
+    """Kubernetes signals torchrun (PID 1), which forwards to every worker; a stray SIGTERM may hit one worker only."""
+    from trainer.train import PREEMPTED_EXIT_CODE
+
+    ckpt, log = tmp_path / "ckpt", tmp_path / "run.jsonl"
+    # Periodic checkpoints never come due: whatever is on disk afterwards was written because of SIGTERM.
+    proc = _torchrun(child_env, ckpt, digits_dir, log, max_steps=1_000_000, checkpoint_every=1_000_000)
+    try:
+        _wait_for(
+            lambda: proc.poll() is not None or any(e["step"] >= 25 for e in _events(log, "train")),
+            120,
+            "training to pass step 25",
+        )
+        assert proc.poll() is None, proc.communicate()[1].decode()[-3000:]
+        signalled_after = max(e["step"] for e in _events(log, "train"))
+        pid = proc.pid if target == "agent" else _worker_with_rank(proc.pid, rank=1)
+        os.kill(pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = err.decode()
+    # The agent re-raises the signal after its workers exit; with only a worker
+    # signalled, the agent reports that worker's preemption exit code.
+    assert proc.returncode != 0, stderr[-3000:]
+    if target == "worker":
+        assert f"exitcode  : {PREEMPTED_EXIT_CODE}" in stderr, stderr[-3000:]
+
+    [preempted] = _events(log, "preempted")
+    stopped_at = preempted["step"]
+    assert stopped_at >= signalled_after
+    assert preempted["exit_code"] == PREEMPTED_EXIT_CODE
+    # No lost steps: the checkpoint holds every step that was trained.
+    assert max(e["step"] for e in _events(log, "train")) == stopped_at
+    newest = checkpoint.latest(str(ckpt))
+    assert newest is not None and newest.step == stopped_at
+    assert [c.step for c in checkpoint.list_complete(str(ckpt))] == [stopped_at]
+    assert not [p.name for p in ckpt.iterdir() if p.name.startswith(".tmp-")]
+
+    target_step = stopped_at + 5
+    assert _finish(_torchrun(child_env, ckpt, digits_dir, log, max_steps=target_step)) == 0
+    assert [e["step"] for e in _events(log, "resume")] == [stopped_at]
+    resumed_steps = [e["step"] for e in _events(log, "train") if e["step"] > stopped_at]
+    assert resumed_steps == list(range(stopped_at + 1, target_step + 1))
+    assert _events(log, "done")[-1]["step"] == target_step

@@ -19,16 +19,29 @@ def parse(argv: list[str] | None = None) -> CompressConfig:
     env = os.environ
     p = argparse.ArgumentParser(prog="compressor", description=__doc__)
     p.add_argument("--checkpoint", default=env.get("CHECKPOINT_DIR", ""), help="trainer checkpoint dir/prefix")
-    p.add_argument("--data-uri", default=env.get("DATA_URI", ""), help="dir/prefix with train/val/test.npz")
+    p.add_argument(
+        "--data-uri",
+        default=env.get("DATA_URI", ""),
+        help="dir/prefix with train/val/test.npz (LM: train.txt + val.txt [+ test.txt])",
+    )
     p.add_argument("--output-dir", default=env.get("OUTPUT_DIR", "/tmp/compressed"))
     p.add_argument("--upload-uri", default=env.get("UPLOAD_URI", ""), help="s3://bucket/prefix; default: none")
     p.add_argument("--prune-keep-ratio", type=float, default=0.25)
     p.add_argument("--finetune-steps", type=int, default=400)
-    p.add_argument("--student-hidden", default="64", help="comma-separated widths; empty disables distillation")
+    p.add_argument(
+        "--student-hidden", default="64", help="comma-separated widths (CNN: channels); empty disables distillation"
+    )
     p.add_argument("--distill-steps", type=int, default=2000)
     p.add_argument("--max-accuracy-drop-pp", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    lm_flags = p.add_argument_group("LM checkpoints")
+    lm_flags.add_argument("--lm-head-keep-ratio", type=float, default=0.5, help="attention heads kept per block")
+    lm_flags.add_argument("--lm-ffn-keep-ratio", type=float, default=0.5, help="FFN neurons kept per block")
+    lm_flags.add_argument("--lm-student-layers", type=int, default=0, help="distillation student depth; 0 = none")
+    lm_flags.add_argument("--lm-student-d-model", type=int, default=0, help="student width; 0 = half the teacher's")
+    lm_flags.add_argument("--max-perplexity-increase-pct", type=float, default=10.0)
+    lm_flags.add_argument("--lm-fixed-seq", action="store_true", help="export a fixed sequence axis")
     a = p.parse_args(argv)
     missing = [flag for flag, value in (("--checkpoint", a.checkpoint), ("--data-uri", a.data_uri)) if not value]
     if missing:
@@ -45,6 +58,12 @@ def parse(argv: list[str] | None = None) -> CompressConfig:
         max_accuracy_drop_pp=a.max_accuracy_drop_pp,
         threads=a.threads,
         seed=a.seed,
+        lm_head_keep_ratio=a.lm_head_keep_ratio,
+        lm_ffn_keep_ratio=a.lm_ffn_keep_ratio,
+        lm_student_layers=a.lm_student_layers,
+        lm_student_d_model=a.lm_student_d_model,
+        max_perplexity_increase_pct=a.max_perplexity_increase_pct,
+        lm_dynamic_seq=not a.lm_fixed_seq,
     )
 
 

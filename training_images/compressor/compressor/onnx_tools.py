@@ -36,6 +36,45 @@ def export(model: nn.Module, in_features: int, path: Path) -> Path:
     return path
 
 
+def export_lm(model: nn.Module, seq_len: int, path: Path, dynamic_seq: bool = True) -> Path:
+    """fp32 ONNX of a byte LM: int64 ``input`` [batch, seq] -> ``logits`` [batch, seq, vocab].
+
+    With ``dynamic_seq`` any length up to the model's ``seq_len`` (its position
+    table) runs; without, the graph only takes exactly ``seq_len`` bytes.
+    """
+    axes = {0: "batch", 1: "seq"} if dynamic_seq else {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation of the TorchScript exporter, tracer notes on shape math
+        torch.onnx.export(
+            model.eval(),
+            (torch.zeros(1, seq_len, dtype=torch.int64),),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: axes, OUTPUT_NAME: axes},
+        )
+    return path
+
+
+def quantize_dynamic_int8(fp32_path: Path, out_path: Path) -> Path:
+    """Dynamic int8: weights of MatMul/Gemm (and the embedding Gather) stored as int8, activations
+    quantized per call. Unlike the classifier's static scheme it needs no calibration, which suits an
+    LM whose activation ranges depend on the text.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer warns about optional pre-processing on every call
+    try:
+        quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8, per_channel=False)
+    finally:
+        root.setLevel(level)
+    return out_path
+
+
 class _Calibration:
     """Feeds calibration batches to onnxruntime's static quantizer."""
 
@@ -91,11 +130,13 @@ class Timing:
     throughput_b64: float  # samples per second at batch 64
 
 
-def median_latency_s(sess: ort.InferenceSession, x: np.ndarray, min_runs: int = 200, min_time_s: float = 0.3) -> float:
+def median_latency_s(
+    sess: ort.InferenceSession, x: np.ndarray, min_runs: int = 200, min_time_s: float = 0.3, warmup: int = 20
+) -> float:
     feed = {INPUT_NAME: x}
-    for _ in range(20):
+    for _ in range(warmup):
         sess.run(None, feed)
-    samples = []
+    samples: list[float] = []
     start = time.perf_counter()
     while len(samples) < min_runs or time.perf_counter() - start < min_time_s:
         t0 = time.perf_counter()

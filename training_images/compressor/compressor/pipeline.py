@@ -1,5 +1,7 @@
 """The compression pipeline: teacher -> prune -> fine-tune -> (distil) -> int8 ONNX, with a measured report.
 
+MLP classifiers run here; LM checkpoints (``model_spec.kind == "lm"``) run ``lm_pipeline.run_lm``.
+
 Every stage is exported to ONNX and measured the same way (serialized size,
 held-out accuracy, single-threaded ONNX Runtime latency at batch 1 and 64),
 so the ratios compare like with like. The model that gets quantized is picked
@@ -38,10 +40,10 @@ class CompressConfig:
     data_uri: str  # directory/prefix with train.npz, val.npz and test.npz
     output_dir: str  # local directory for the artifacts and the report
     upload_uri: str = ""  # s3://bucket/prefix (or gs://) for model.onnx + reports; empty = no upload
-    prune_keep_ratio: float = 0.25  # fraction of hidden neurons kept per layer
+    prune_keep_ratio: float = 0.25  # fraction of hidden neurons (MLP) or conv channels (CNN) kept per layer
     finetune_steps: int = 400
     finetune_lr: float = 1e-3
-    student_hidden: tuple[int, ...] = (64,)  # distillation student; empty = skip distillation
+    student_hidden: tuple[int, ...] = (64,)  # student widths (MLP neurons / CNN channels); empty = no distillation
     distill_steps: int = 2000
     distill_lr: float = 3e-3
     temperature: float = 4.0
@@ -49,6 +51,24 @@ class CompressConfig:
     max_accuracy_drop_pp: float = 1.0  # selection budget on the validation split
     seed: int = 0
     threads: int = 1  # ONNX Runtime intra-op threads while measuring
+    # LM checkpoints only (finetune_steps and distill_steps above apply too).
+    lm_head_keep_ratio: float = 0.5  # fraction of attention heads kept per block
+    lm_ffn_keep_ratio: float = 0.5  # fraction of FFN hidden neurons kept per block
+    lm_finetune_lr: float = 1e-3
+    lm_student_layers: int = 0  # distillation student depth; 0 = skip distillation
+    lm_student_d_model: int = 0  # student width; 0 = half the teacher's (heads keep the teacher's head size)
+    lm_distill_lr: float = 2e-3
+    lm_temperature: float = 2.0
+    lm_alpha: float = 0.5  # weight of the soft-target loss
+    lm_batch_size: int = 16  # sequences per fine-tune/distillation step
+    lm_calibration_windows: int = 64  # training windows that score heads and neurons for pruning
+    lm_eval_windows: int = 64  # held-out windows of seq_len bytes (non-overlapping)
+    lm_dynamic_seq: bool = True  # ONNX sequence axis dynamic (any length <= seq_len); False = fixed seq_len
+    max_perplexity_increase_pct: float = 10.0  # selection budget vs the teacher on the validation split
+    onnx_atol: float = 1e-3  # max |ONNX Runtime - PyTorch| logit difference accepted for an fp32 export
+    timing_rounds: int = 3  # LM timing: interleaved rounds (best kept), runs and seconds per measurement
+    timing_min_runs: int = 50
+    timing_min_time_s: float = 0.3
 
 
 @dataclass
@@ -108,6 +128,13 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     manifest, state, ckpt_loc = load_checkpoint(cfg.checkpoint)
     spec = manifest["model_spec"]
+    if spec.get("kind") == "lm":
+        from compressor.lm_pipeline import run_lm
+
+        report = run_lm(cfg, manifest, state, ckpt_loc)
+        if cfg.upload_uri:
+            upload(out, cfg.upload_uri)
+        return report
     x_train, y_train = _load_split(cfg.data_uri, "train")
     x_val, y_val = _load_split(cfg.data_uri, "val")
     x_test, y_test = _load_split(cfg.data_uri, "test")
@@ -119,10 +146,11 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
 
     teacher = mlp.from_checkpoint(spec, state)
     stages = [stage("teacher_fp32", f"trained teacher {mlp.hidden_sizes(teacher)} (step {manifest['step']})", teacher)]
-    pruned = mlp.prune_neurons(teacher, cfg.prune_keep_ratio)
-    stages.append(stage("pruned", f"structured prune to {mlp.hidden_sizes(pruned)} neurons, no retraining", pruned))
+    pruned = mlp.prune(teacher, cfg.prune_keep_ratio)
+    unit = "channels" if spec["kind"] == "cnn" else "neurons"
+    stages.append(stage("pruned", f"structured prune to {mlp.hidden_sizes(pruned)} {unit}, no retraining", pruned))
     tuned = training.fit(
-        mlp.prune_neurons(teacher, cfg.prune_keep_ratio),
+        mlp.prune(teacher, cfg.prune_keep_ratio),
         x_train,
         y_train,
         cfg.finetune_steps,
@@ -135,7 +163,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
         hidden = list(cfg.student_hidden)
         torch.manual_seed(cfg.seed)
         scratch = training.fit(
-            mlp.build_mlp(n_in, hidden, spec["num_classes"]),
+            mlp.build_like(teacher, hidden),
             x_train,
             y_train,
             cfg.distill_steps,
@@ -144,7 +172,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
         )
         torch.manual_seed(cfg.seed)  # same init as the scratch student: only the loss differs
         distilled = training.fit(
-            mlp.build_mlp(n_in, hidden, spec["num_classes"]),
+            mlp.build_like(teacher, hidden),
             x_train,
             y_train,
             cfg.distill_steps,
@@ -286,6 +314,10 @@ def _verdicts(rows: dict[str, dict[str, Any]], chosen: str, within: list[str], c
 
 
 def render_table(report: dict[str, Any]) -> str:
+    if report["model_spec"].get("kind") == "lm":
+        from compressor.lm_pipeline import render_lm_table
+
+        return render_lm_table(report)
     head = (
         "| stage | size (bytes) | smaller | accuracy | Δ acc (pp) | b1 latency (ms) | b1 speedup | "
         "b64 latency (ms) | b64 speedup | b64 samples/s |"

@@ -117,7 +117,7 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, max_batch:
                     f"input '{name}': binary_data_size {size} does not equal "
                     f"{count} elements x {np.dtype(dtype).itemsize} bytes"
                 )
-            array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
+            array: np.ndarray = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
             offset += size
         else:
             if "data" not in tensor:

@@ -1,7 +1,12 @@
 """Training entry point (``torchrun ... -m trainer.train``): DDP or FSDP, checkpoint and resume.
 
 Logs one JSON object per line on rank 0: ``start``, ``resume``, ``train`` (loss,
-samples/s, tokens/s, MFU on CUDA), ``checkpoint``, ``eval`` and ``done``.
+samples/s, tokens/s, MFU on CUDA), ``checkpoint``, ``eval``, ``preempted`` and ``done``.
+
+SIGTERM (Kubernetes eviction or spot preemption; torchrun forwards it to every
+worker) does not kill the step in flight: the step finishes, all ranks agree to
+stop, write one complete checkpoint at that step and exit with
+``PREEMPTED_EXIT_CODE`` so a relaunch resumes exactly where training stopped.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import io
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +46,11 @@ PEAK_BF16_TFLOPS = {
     "V100": 125.0,
     "T4": 65.0,
 }
+
+# 128 + SIGTERM, what a process killed by SIGTERM reports. Deliberately not 0:
+# a pod of a Job that exits 0 marks its index complete, and a preempted run is
+# not complete; non-zero lets the Job (or a podFailurePolicy) relaunch it.
+PREEMPTED_EXIT_CODE = 143
 
 
 @dataclass(frozen=True)
@@ -108,21 +120,67 @@ class Logger:
             self.fh.close()
 
 
+class StopSignal:
+    """Remembers a SIGTERM so the training loop can finish its step and checkpoint instead of dying mid-step."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._previous: Any = None
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        self.received = signum
+
+    def __enter__(self) -> StopSignal:
+        # Signal handlers can only be set from the main thread (e.g. not when
+        # run() is called from a worker thread); then SIGTERM keeps its default.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def agreed(self, d: Dist) -> bool:
+        """Collective: True on every rank once any rank got SIGTERM, so all ranks stop at the same step.
+
+        Ranks may see the signal a step apart (torchrun signals them one by
+        one); the MAX reduction makes the earliest sighting win everywhere.
+        """
+        flag = 1 if self.received is not None else 0
+        if not dist.is_initialized():
+            return bool(flag)
+        box = torch.tensor([flag], dtype=torch.int32, device=d.device)
+        dist.all_reduce(box, op=dist.ReduceOp.MAX)
+        return bool(box.item())
+
+
 class Task:
     """Data and loss for one model family; batches are a pure function of step."""
 
     def __init__(self, cfg: config.TrainConfig, d: Dist):
         self.cfg, self.d = cfg, d
         self.global_batch = cfg.batch_size * d.world
+        # Only the attributes of cfg.model's family are loaded; the others stay empty.
+        self.train = data.ArrayData(np.zeros((0, 1), np.float32), np.zeros(0, np.int64))
+        self.val: data.ArrayData | None = None
+        self.corpus = np.zeros(0, np.uint8)
+        self.val_corpus: np.ndarray | None = None
+        self.num_classes = 0
         if cfg.model == "classifier":
-            self.train = data.load_classifier_split(cfg.data_uri, "train")
+            train = data.load_classifier_split(cfg.data_uri, "train")
+            if train is None:  # load_classifier_split raises for a missing train split; this is for mypy
+                raise data.DataError(f"{cfg.data_uri}: no training split")
+            self.train = train
             self.val = data.load_classifier_split(cfg.data_uri, "val")
-            assert self.train is not None
             self.num_classes = int(self.train.y.max()) + 1
             if self.val is not None:
                 self.num_classes = max(self.num_classes, int(self.val.y.max()) + 1)
         else:
-            self.corpus = data.load_lm_split(cfg.data_uri, "train")
+            corpus = data.load_lm_split(cfg.data_uri, "train")
+            if corpus is None:
+                raise data.DataError(f"{cfg.data_uri}: no training corpus")
+            self.corpus = corpus
             self.val_corpus = data.load_lm_split(cfg.data_uri, "val")
 
     def spec(self) -> dict[str, Any]:
@@ -260,14 +318,15 @@ def run(cfg: config.TrainConfig) -> dict[str, Any]:
     d = setup_distributed(cfg)
     log = Logger(d, cfg.log_file)
     try:
-        return _run(cfg, d, log)
+        with StopSignal() as stop:
+            return _run(cfg, d, log, stop)
     finally:
         log.close()
         if dist.is_initialized():
             dist.destroy_process_group()
 
 
-def _run(cfg: config.TrainConfig, d: Dist, log: Logger) -> dict[str, Any]:
+def _run(cfg: config.TrainConfig, d: Dist, log: Logger, stop: StopSignal) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)  # identical init on every rank
     task = Task(cfg, d)
     spec = task.spec()
@@ -321,6 +380,41 @@ def _run(cfg: config.TrainConfig, d: Dist, log: Logger) -> dict[str, Any]:
     last_saved = step
     window_start, window_steps = time.perf_counter(), 0
     metrics: dict[str, Any] = {"resumed_from": step if start_step >= 0 else None}
+
+    def save_checkpoint(at_step: int) -> None:
+        """Collective on every rank; rank 0 writes, and nobody continues until the checkpoint is durable."""
+        t0 = time.perf_counter()
+        # With FSDP every rank contributes shards; with cpu_offload+full_state_dict
+        # only rank 0 receives the tensors.
+        model_sd, optim_sd = get_state_dict(
+            model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
+        )
+        if d.is_main:
+            info = checkpoint.save(
+                cfg.checkpoint_dir,
+                at_step,
+                {
+                    "model.pt": _serialize(model_sd),
+                    "trainer_state.pt": _serialize({"step": at_step, "optim": optim_sd}),
+                },
+                {
+                    "model_spec": spec,
+                    "config": config.to_dict(cfg),
+                    "world_size": d.world,
+                    "loss": metrics.get("loss"),
+                },
+            )
+            checkpoint.prune_old(cfg.checkpoint_dir, cfg.keep_checkpoints)
+            log.log(
+                "checkpoint",
+                step=at_step,
+                path=str(info.location),
+                seconds=round(time.perf_counter() - t0, 3),
+                steps_since_last=at_step - last_saved,
+            )
+        if dist.is_initialized():
+            dist.barrier()  # nobody races ahead (or exits) while rank 0 is still writing
+
     model.train()
     while step < cfg.max_steps:
         for group in optimizer.param_groups:
@@ -367,39 +461,16 @@ def _run(cfg: config.TrainConfig, d: Dist, log: Logger) -> dict[str, Any]:
             log.log("eval", step=step, **task.evaluate(model, spec, autocast))
 
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            t0 = time.perf_counter()
-            # Collective: with FSDP every rank contributes shards; with
-            # cpu_offload+full_state_dict only rank 0 receives the tensors.
-            model_sd, optim_sd = get_state_dict(
-                model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-            )
-            if d.is_main:
-                info = checkpoint.save(
-                    cfg.checkpoint_dir,
-                    step,
-                    {
-                        "model.pt": _serialize(model_sd),
-                        "trainer_state.pt": _serialize({"step": step, "optim": optim_sd}),
-                    },
-                    {
-                        "model_spec": spec,
-                        "config": config.to_dict(cfg),
-                        "world_size": d.world,
-                        "loss": metrics.get("loss"),
-                    },
-                )
-                checkpoint.prune_old(cfg.checkpoint_dir, cfg.keep_checkpoints)
-                log.log(
-                    "checkpoint",
-                    step=step,
-                    path=str(info.location),
-                    seconds=round(time.perf_counter() - t0, 3),
-                    steps_since_last=step - last_saved,
-                )
+            save_checkpoint(step)
             last_saved = step
-            if dist.is_initialized():
-                dist.barrier()  # nobody races ahead while rank 0 is still writing
             window_start = time.perf_counter()  # checkpoint time is not training throughput
+
+        if stop.agreed(d):  # collective: every rank takes the same branch at the same step
+            if last_saved != step:
+                save_checkpoint(step)
+            log.log("preempted", step=step, signal="SIGTERM", exit_code=PREEMPTED_EXIT_CODE)
+            metrics["preempted_at_step"] = step
+            return metrics
 
     final_eval = task.evaluate(model, spec, autocast)
     metrics.update(final_eval)
@@ -413,8 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    run(cfg)
-    return 0
+    metrics = run(cfg)
+    return PREEMPTED_EXIT_CODE if "preempted_at_step" in metrics else 0
 
 
 if __name__ == "__main__":
