@@ -718,13 +718,52 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
     hours = deadline / 3600
     per_run = nodes * node_price * hours
     runs = ctx.usage.training_runs_per_month
-    part = _Part(runs * nodes, f"{what} (per run: {nodes} x {_hours(hours)} h)", hours, node_price)
-    line = _line(res, Category.ACCELERATORS, [part], hourly=nodes * node_price,
+    # A run on nodes the pool keeps anyway costs nothing extra: those are priced on the pool's
+    # own line for all 730 h. Only the nodes the pool must scale up for are this job's cost.
+    hosts = int(_num(spec, "parallelism", 1))
+    pool_name = selector.get(POOL_LABEL)
+    pool = _pool_nodes(ctx, str(pool_name)) if pool_name else None
+    kept, kept_worst = pool if pool is not None else (0, 0)
+    extra = max(0, hosts - kept) / hosts
+    extra_worst = max(0, hosts - kept_worst) / hosts
+    part = _Part(runs * nodes * extra, f"{what} (per run: {nodes} x {_hours(hours)} h)", hours, node_price)
+    worst_part = _Part(runs * nodes * extra_worst, f"{what} (per run: {nodes} x {_hours(hours)} h)", hours,
+                       node_price)
+    line = _line(res, Category.ACCELERATORS, [part], [worst_part], hourly=nodes * node_price * extra,
                  accelerators=gpus * nodes if itype else chips, accelerator_name=accel, spot=spot,
                  on_demand_accelerators=0 if spot else (gpus * nodes if itype else chips))
-    basis = (f"{_hours(runs)} runs/month x {nodes} x {what} x {_hours(hours)} h max (activeDeadlineSeconds "
-             f"{int(deadline)}) x {_usd(node_price)} = {_usd(per_run)} per run")
-    return _replace(line, basis=basis, worst_basis=basis, per_run_usd=per_run)
+    run_text = (f"{nodes} x {what} x {_hours(hours)} h max (activeDeadlineSeconds {int(deadline)}) x "
+                f"{_usd(node_price)} = {_usd(per_run)} per run")
+    if pool is not None and extra == 0:
+        basis = (f"{run_text}; runs on pool {pool_name}'s {kept} always-on nodes, already priced on the "
+                 "pool's line: no extra monthly cost")
+    elif pool is not None:
+        basis = (f"{_hours(runs)} runs/month x {run_text}, of which {max(0, hosts - kept)} of {hosts} nodes are "
+                 f"beyond pool {pool_name}'s {kept} always-on nodes")
+    else:
+        basis = f"{_hours(runs)} runs/month x {run_text}"
+    worst_basis = basis if extra_worst == extra else (
+        f"{_hours(runs)} runs/month x {run_text}, beyond the pool's maximum {kept_worst} nodes")
+    return _replace(line, basis=basis, worst_basis=worst_basis, per_run_usd=per_run)
+
+
+POOL_LABEL = "ai-infra/pool"
+
+
+def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
+    """(expected, maximum) nodes of the cluster pool labelled `pool`, or None if none is."""
+    for r in ctx.resources:
+        if r.type == "aws:eks/nodeGroup:NodeGroup" and (_get(r.inputs, "labels", {}) or {}).get(POOL_LABEL) == pool:
+            return int(_num(r.inputs, "scalingConfig.desiredSize")), int(_num(r.inputs, "scalingConfig.maxSize"))
+        if r.type == "gcp:container/nodePool:NodePool" and (
+                _get(r.inputs, "nodeConfig.labels", {}) or {}).get(POOL_LABEL) == pool:
+            if _get(r.inputs, "nodeCount") is not None:
+                fixed = int(_num(r.inputs, "nodeCount"))
+                return fixed, fixed
+            low = int(_num(r.inputs, "autoscaling.totalMinNodeCount", _num(r.inputs, "autoscaling.minNodeCount", 0)))
+            high = int(_num(r.inputs, "autoscaling.totalMaxNodeCount", _num(r.inputs, "autoscaling.maxNodeCount", 0)))
+            return low, high
+    return None
 
 
 # ----------------------------------------------------------------------------------------

@@ -204,3 +204,31 @@ def test_prod_stack_headline_figures(plan_stack: Callable[..., Plan]) -> None:
     assert "ai-infra-prod-eval-h100-asg" in [d.name for d in drivers]
     assert drivers[0].monthly_usd == pytest.approx(4 * 55.04 * 730)
     assert cost.worst_case_monthly_usd > cost.expected_monthly_usd
+
+
+def _pool_job(desired: int, max_size: int) -> tuple[CostResource, CostResource]:
+    pool = res("aws:eks/nodeGroup:NodeGroup", {
+        "instanceTypes": ["p5.48xlarge"], "labels": {"ai-infra/pool": "h100"},
+        "scalingConfig": {"desiredSize": desired, "minSize": 0, "maxSize": max_size}}, "pool")
+    job = res("kubernetes:batch/v1:Job", {"spec": {"parallelism": 2, "completions": 2, "activeDeadlineSeconds": 36000,
+                                                    "template": {"spec": {"nodeSelector": {
+                                                        "node.kubernetes.io/instance-type": "p5.48xlarge",
+                                                        "ai-infra/pool": "h100"}}}}}, "job")
+    return pool, job
+
+
+def test_a_run_on_always_on_pool_nodes_is_not_counted_twice() -> None:
+    lines = price(*_pool_job(desired=2, max_size=4), usage=Usage(training_runs_per_month=3))
+    assert lines["pool"].monthly_usd == pytest.approx(2 * 730 * 55.04)
+    assert lines["job"].monthly_usd == 0
+    assert lines["job"].per_run_usd == pytest.approx(2 * 55.04 * 10)  # still what the run-cost cap checks
+    assert "already priced on the pool's line" in lines["job"].basis
+
+
+def test_a_run_that_scales_the_pool_up_costs_the_extra_nodes() -> None:
+    lines = price(*_pool_job(desired=0, max_size=4), usage=Usage(training_runs_per_month=3))
+    assert lines["job"].monthly_usd == pytest.approx(3 * 2 * 55.04 * 10)
+    assert lines["job"].worst_monthly_usd == 0  # the pool's worst case already runs 4 nodes all month
+    half = price(*_pool_job(desired=1, max_size=4), usage=Usage(training_runs_per_month=3))["job"]
+    assert half.monthly_usd == pytest.approx(3 * 1 * 55.04 * 10)
+    assert "1 of 2 nodes are beyond pool h100's 1 always-on nodes" in half.basis
