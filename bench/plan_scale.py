@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -61,7 +62,7 @@ def timed(cfg: StackConfig) -> tuple[float, int]:
     return elapsed, len(plan.resources) - 1  # the root stack is not one of ours
 
 
-def measure(name: str, cfg: StackConfig, folder: Path) -> dict[str, float | int]:
+def measure(name: str, cfg: StackConfig, folder: Path) -> dict[str, Any]:
     _, count = timed(cfg)  # warm-up: imports, caches
     floor = floor_config(folder, count)
     timed(floor)
@@ -70,7 +71,7 @@ def measure(name: str, cfg: StackConfig, folder: Path) -> dict[str, float | int]
         plan_times.append(timed(cfg)[0])
         floor_times.append(timed(floor)[0])
     plan_s, floor_s = statistics.median(plan_times), statistics.median(floor_times)
-    row = {"case": name, "resources": count, "plan_s": round(plan_s, 3), "floor_s": round(floor_s, 3),
+    row: dict[str, Any] = {"case": name, "resources": count, "plan_s": round(plan_s, 3), "floor_s": round(floor_s, 3),
            "ratio": round(plan_s / floor_s, 2)}
     print(f"{name:<10} {count:>6} resources  plan {plan_s:7.3f} s  floor {floor_s:7.3f} s  ratio {row['ratio']:5.2f}")
     return row

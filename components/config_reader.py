@@ -155,7 +155,8 @@ class Reader:
                 return next(iter(enum))
             return default
         if value not in allowed:
-            self.add(where, f"{show(value)} is not allowed; expected one of {', '.join(allowed)}{hint(str(value), allowed)}")
+            self.add(where, f"{show(value)} is not allowed; expected one of "
+                            f"{', '.join(allowed)}{hint(str(value), allowed)}")
             return default if default is not None else next(iter(enum))
         return enum(value)
 

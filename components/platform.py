@@ -64,7 +64,7 @@ def _build_budget(spec: StackSpec) -> None:
     if spec.cloud is not Cloud.AWS and limit.gcp_billing_account:
         import pulumi_gcp as gcp
 
-        number = gcp.organizations.get_project_output(project=spec.gcp_project).number
+        number = gcp.organizations.get_project_output(project_id=spec.gcp_project).number
     CostBudget(f"{spec.project}-{spec.stack}-budget",
                CostBudgetArgs(limit, spec.environment.value, spec.cloud.value, number))
 
@@ -91,7 +91,7 @@ def _build_aws(spec: StackSpec, built: Mapping[str, pulumi.Output[str]]) -> dict
     tier = tier_row(net.tier).aws
     groups = {}
     for g in spec.gpu_groups:
-        sgs = [network.node_security_group_id]
+        sgs: list[pulumi.Input[str]] = [network.node_security_group_id]
         if g.efa and network.efa_security_group_id is not None:
             sgs.append(network.efa_security_group_id)
         groups[g.name] = AwsGpuGroup(f"{prefix}-{g.name}", AwsGpuGroupArgs(
@@ -145,7 +145,7 @@ def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsSt
         ), opts=after_cluster)
         jobs[job.name] = TrainingJob(f"{prefix}-{job.name}", TrainingJobArgs(
             job=job, placement=placement_for(pool, "aws"), storage_class=cluster.storage_class,
-            data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"s3://{b}/{p}"),
+            data_uri=pulumi.Output.concat("s3://", storage.bucket_name, "/", job.data_path),
             service_account_annotations=identity.annotations, provider=cluster.provider,
             image=built.get("trainer"),
         ), opts=after_cluster).job_name
@@ -158,10 +158,11 @@ def _build_eks(spec: StackSpec, prefix: str, network: AwsNetwork, storage: AwsSt
             namespace=server.name, service_account="server", bucket_arn=storage.bucket_arn,
             read_prefixes=(server.model_path,),
         ), opts=after_cluster)
-        placement = placement_for(pool, "aws") if pool is not None else system_placement(k8s_spec.system_pool.instance_type)
+        placement = (placement_for(pool, "aws") if pool is not None
+                     else system_placement(k8s_spec.system_pool.instance_type))
         servers[server.name] = ModelServer(f"{prefix}-{server.name}", ModelServerArgs(
             server=server, placement=placement,
-            model=ModelSource(uri=storage.bucket_name.apply(lambda b, p=server.model_path: f"s3://{b}/{p}")),
+            model=ModelSource(uri=pulumi.Output.concat("s3://", storage.bucket_name, "/", server.model_path)),
             service_account_annotations=identity.annotations, provider=cluster.provider,
             image=built.get("server"),
         ), opts=after_cluster).service_name
@@ -241,7 +242,7 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
         ), opts=after_cluster)
         jobs[job.name] = TrainingJob(f"{prefix}-{job.name}", TrainingJobArgs(
             job=job, placement=placement_for(pool, "gcp"), storage_class=cluster.storage_class,
-            data_uri=storage.bucket_name.apply(lambda b, p=job.data_path: f"gs://{b}/{p}"),
+            data_uri=pulumi.Output.concat("gs://", storage.bucket_name, "/", job.data_path),
             service_account_annotations=identity.annotations, provider=cluster.provider,
             image=built.get("trainer"),
         ), opts=after_cluster).job_name

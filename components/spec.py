@@ -14,7 +14,7 @@ import re
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
@@ -44,18 +44,18 @@ PROJECT_KEYS: tuple[str, ...] = (
 )
 
 
-class Cloud(str, Enum):
+class Cloud(StrEnum):
     AWS = "aws"
     GCP = "gcp"
 
 
-class Environment(str, Enum):
+class Environment(StrEnum):
     DEV = "dev"
     STAGING = "staging"
     PROD = "prod"
 
 
-class Purchase(str, Enum):
+class Purchase(StrEnum):
     """How a GPU group buys capacity."""
 
     ON_DEMAND = "on-demand"
@@ -63,18 +63,18 @@ class Purchase(str, Enum):
     MIXED = "mixed"
 
 
-class EfsThroughputMode(str, Enum):
+class EfsThroughputMode(StrEnum):
     ELASTIC = "elastic"
     BURSTING = "bursting"
     PROVISIONED = "provisioned"
 
 
-class FsxDeploymentType(str, Enum):
+class FsxDeploymentType(StrEnum):
     SCRATCH_2 = "SCRATCH_2"
     PERSISTENT_2 = "PERSISTENT_2"
 
 
-class AmiFamily(str, Enum):
+class AmiFamily(StrEnum):
     """Which public GPU AMI the launch template resolves through SSM."""
 
     DLAMI = "dlami"
@@ -357,7 +357,8 @@ REQUIRED_TAGS = ("team", "cost-center")
 _NAME = re.compile(r"^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_DAYS = re.compile(r"^(\*|(MON|TUE|WED|THU|FRI|SAT|SUN)(-(MON|TUE|WED|THU|FRI|SAT|SUN))?(,(MON|TUE|WED|THU|FRI|SAT|SUN))*)$")
+_DAY = "(MON|TUE|WED|THU|FRI|SAT|SUN)"
+_DAYS = re.compile(rf"^(\*|{_DAY}(-{_DAY})?(,{_DAY})*)$")
 _RESERVATION = re.compile(r"^cr-[0-9a-f]{8,17}$")
 
 _GPU_GROUP_KEYS = (
@@ -461,7 +462,8 @@ def _parse_tags(r: Reader, raw: Any, environment: Environment, cloud: Cloud = Cl
             r.add(where, f"expected a non-empty string, got {show(value)}")
             continue
         if key.lower().startswith("aws:") or len(key) > 128 or len(value) > 256:
-            r.add(where, f"{show(value)} is not a valid tag: keys up to 128 characters, not starting with 'aws:', values up to 256")
+            r.add(where, f"{show(value)} is not a valid tag: keys up to 128 characters, not starting with 'aws:', "
+                         "values up to 256")
             continue
         # GCP labels are stricter than AWS tags; the same cost tags must survive as labels.
         if cloud is Cloud.GCP and not _parse_gcp_label(r, where, key, value):
@@ -478,7 +480,8 @@ def _parse_network(r: Reader, raw: Any, cloud: Cloud = Cloud.AWS) -> NetworkSpec
     cidr = obj.get("cidr", NetworkSpec.cidr)
     net = r.cidr(cidr, "network.cidr")
     if net is not None and not 16 <= net.prefixlen <= 20:
-        r.add("network.cidr", f"{show(cidr)} has prefix /{net.prefixlen}; allowed /16 to /20 (room for private, public and GPU subnets)")
+        r.add("network.cidr", f"{show(cidr)} has prefix /{net.prefixlen}; allowed /16 to /20 (room for private, "
+                              "public and GPU subnets)")
         net = None
     if net is not None and not net.is_private:
         r.add("network.cidr", f"{show(cidr)} is not a private (RFC 1918) range; use e.g. '10.0.0.0/16'")
@@ -525,10 +528,12 @@ def _parse_storage(r: Reader, raw: Any, cloud: Cloud = Cloud.AWS, region: str = 
     if mode is EfsThroughputMode.PROVISIONED and mibps < 1:
         r.add("storage.efs.provisionedMibps", "is required (1..10240 MiB/s) when throughputMode is 'provisioned'")
     if mode is not EfsThroughputMode.PROVISIONED and mibps:
-        r.add("storage.efs.provisionedMibps", f"{mibps} is only used with throughputMode 'provisioned', not {mode.value!r}; remove it")
+        r.add("storage.efs.provisionedMibps", f"{mibps} is only used with throughputMode 'provisioned', not "
+                                              f"{mode.value!r}; remove it")
     ia_days = r.integer(efs_obj, "transitionToIaDays", "storage.efs", 30)
     if ia_days not in (1, 7, 14, 30, 60, 90, 180, 270, 365):
-        r.add("storage.efs.transitionToIaDays", f"{ia_days} is not allowed; expected one of 1, 7, 14, 30, 60, 90, 180, 270, 365")
+        r.add("storage.efs.transitionToIaDays", f"{ia_days} is not allowed; expected one of 1, 7, 14, 30, 60, 90, "
+                                                "180, 270, 365")
         ia_days = 30
     efs = EfsSpec(
         enabled=r.boolean(efs_obj, "enabled", "storage.efs", True),
@@ -540,14 +545,18 @@ def _parse_storage(r: Reader, raw: Any, cloud: Cloud = Cloud.AWS, region: str = 
     bucket = _parse_bucket(r, obj)
 
     f_obj = r.mapping(obj.get("fsxLustre"), "storage.fsxLustre")
-    r.known_keys(f_obj, ("enabled", "storageCapacityGib", "deploymentType", "perUnitStorageThroughput"), "storage.fsxLustre")
-    deployment = r.choice(f_obj, "deploymentType", "storage.fsxLustre", FsxDeploymentType, FsxDeploymentType.PERSISTENT_2)
+    r.known_keys(f_obj, ("enabled", "storageCapacityGib", "deploymentType", "perUnitStorageThroughput"),
+                 "storage.fsxLustre")
+    deployment = r.choice(f_obj, "deploymentType", "storage.fsxLustre", FsxDeploymentType,
+                          FsxDeploymentType.PERSISTENT_2)
     capacity = r.integer(f_obj, "storageCapacityGib", "storage.fsxLustre", 1200, 1200, None, "GiB")
     if capacity != 1200 and capacity % 2400:
-        r.add("storage.fsxLustre.storageCapacityGib", f"{capacity} is not allowed; FSx for Lustre takes 1200 or a multiple of 2400 GiB")
+        r.add("storage.fsxLustre.storageCapacityGib", f"{capacity} is not allowed; FSx for Lustre takes 1200 or a "
+                                                      "multiple of 2400 GiB")
     throughput = r.integer(f_obj, "perUnitStorageThroughput", "storage.fsxLustre", 250)
     if deployment is FsxDeploymentType.PERSISTENT_2 and throughput not in (125, 250, 500, 1000):
-        r.add("storage.fsxLustre.perUnitStorageThroughput", f"{throughput} is not allowed for PERSISTENT_2; expected one of 125, 250, 500, 1000 (MB/s per TiB)")
+        r.add("storage.fsxLustre.perUnitStorageThroughput", f"{throughput} is not allowed for PERSISTENT_2; expected "
+                                                            "one of 125, 250, 500, 1000 (MB/s per TiB)")
     fsx = FsxSpec(
         enabled=r.boolean(f_obj, "enabled", "storage.fsxLustre", False),
         storage_capacity_gib=capacity,
@@ -577,17 +586,20 @@ def _parse_gpu_groups(r: Reader, raw: Any, network: NetworkSpec, env: Environmen
             continue
         group = _parse_gpu_group(r, obj, path, network, env)
         if group.name in seen:
-            r.add(f"{path}.name", f"{group.name!r} is already used by gpuGroups[{seen[group.name]}]; names must be unique")
+            r.add(f"{path}.name", f"{group.name!r} is already used by gpuGroups[{seen[group.name]}]; names must be "
+                                  "unique")
         seen.setdefault(group.name, i)
         groups.append(group)
     return tuple(groups)
 
 
-def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: NetworkSpec, env: Environment) -> GpuGroupSpec:
+def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: NetworkSpec,
+                     env: Environment) -> GpuGroupSpec:
     r.known_keys(obj, _GPU_GROUP_KEYS, path)
     name = r.string(obj, "name", path, required=True)
     if name and not _NAME.match(name):
-        r.add(f"{path}.name", f"{name!r} is not allowed; use 1-24 lowercase letters, digits and '-', starting with a letter")
+        r.add(f"{path}.name", f"{name!r} is not allowed; use 1-24 lowercase letters, digits and '-', starting with a "
+                              "letter")
 
     known = aws_instance_types()
     itype = r.string(obj, "instanceType", path, required=True)
@@ -612,18 +624,22 @@ def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: Netw
     max_size = r.integer(obj, "maxSize", path, max(min_size, 1), 0, 1000)
     desired = r.integer(obj, "desiredCapacity", path, min_size, 0, 1000)
     if not min_size <= desired <= max_size:
-        r.add(path, f"minSize {min_size}, desiredCapacity {desired}, maxSize {max_size} are out of order; need minSize <= desiredCapacity <= maxSize")
+        r.add(path, f"minSize {min_size}, desiredCapacity {desired}, maxSize {max_size} are out of order; need "
+                    "minSize <= desiredCapacity <= maxSize")
 
     purchase = r.choice(obj, "purchase", path, Purchase, Purchase.ON_DEMAND)
     base = r.integer(obj, "onDemandBaseCapacity", path, 0, 0, 1000)
     default_pct = {Purchase.ON_DEMAND: 100, Purchase.SPOT: 0, Purchase.MIXED: 50}[purchase]
     pct = r.integer(obj, "onDemandPercentageAboveBase", path, default_pct, 0, 100, "percent")
     if purchase is Purchase.SPOT and base:
-        r.add(f"{path}.onDemandBaseCapacity", f"{base} contradicts purchase 'spot' (spot-only groups have no on-demand base); set it to 0 or use purchase 'mixed'")
+        r.add(f"{path}.onDemandBaseCapacity", f"{base} contradicts purchase 'spot' (spot-only groups have no "
+                                              "on-demand base); set it to 0 or use purchase 'mixed'")
     if purchase is Purchase.SPOT and pct:
-        r.add(f"{path}.onDemandPercentageAboveBase", f"{pct} contradicts purchase 'spot'; set it to 0 or use purchase 'mixed'")
+        r.add(f"{path}.onDemandPercentageAboveBase", f"{pct} contradicts purchase 'spot'; set it to 0 or use "
+                                                     "purchase 'mixed'")
     if purchase is Purchase.ON_DEMAND and pct != 100:
-        r.add(f"{path}.onDemandPercentageAboveBase", f"{pct} contradicts purchase 'on-demand' (100 percent); use purchase 'mixed' for a spot share")
+        r.add(f"{path}.onDemandPercentageAboveBase", f"{pct} contradicts purchase 'on-demand' (100 percent); use "
+                                                     "purchase 'mixed' for a spot share")
     if base > max_size:
         r.add(f"{path}.onDemandBaseCapacity", f"{base} exceeds maxSize {max_size}")
 
@@ -632,36 +648,45 @@ def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: Netw
     reservation = r.string(obj, "capacityReservationId", path)
     capacity_block = r.boolean(obj, "capacityBlock", path, False)
     if reservation and not _RESERVATION.match(reservation):
-        r.add(f"{path}.capacityReservationId", f"{reservation!r} is not a capacity reservation id such as 'cr-0123456789abcdef0'")
+        r.add(f"{path}.capacityReservationId", f"{reservation!r} is not a capacity reservation id such as "
+                                               "'cr-0123456789abcdef0'")
     if capacity_block and not reservation:
         r.add(f"{path}.capacityBlock", "true needs capacityReservationId (the id of the purchased Capacity Block)")
     if reservation and purchase is not Purchase.ON_DEMAND:
-        r.add(f"{path}.purchase", f"'{purchase.value}' cannot target a capacity reservation; reserved capacity is on-demand only")
+        r.add(f"{path}.purchase", f"'{purchase.value}' cannot target a capacity reservation; reserved capacity is "
+                                  "on-demand only")
     if reservation and extras:
-        r.add(f"{path}.extraInstanceTypes", "must be empty when targeting a capacity reservation (it is for one instance type)")
+        r.add(f"{path}.extraInstanceTypes", "must be empty when targeting a capacity reservation (it is for one "
+                                            "instance type)")
     if facts is not None and facts.capacity_blocks_only and not capacity_block:
-        r.add(f"{path}.instanceType", f"{itype!r} is sold only through EC2 Capacity Blocks; set capacityBlock: true and capacityReservationId")
+        r.add(f"{path}.instanceType", f"{itype!r} is sold only through EC2 Capacity Blocks; set capacityBlock: true "
+                                      "and capacityReservationId")
 
     tier = tier_row(network.tier)
     efa_default = tier.aws.efa and facts is not None and facts.supports_efa
     efa = r.boolean(obj, "efa", path, efa_default)
     if facts is not None:
         if efa and not facts.supports_efa:
-            capable = sorted(n for n, t in aws_instance_types().items() if t.supports_efa and t.accelerator == facts.accelerator)
+            capable = _efa_capable_like(facts.accelerator)
             alt = f" such as {capable[0]!r}" if capable else ""
-            r.add(f"{path}.efa", f"true, but {itype!r} has no EFA support; use an EFA-capable type{alt} or set efa: false")
+            r.add(f"{path}.efa", f"true, but {itype!r} has no EFA support; use an EFA-capable type{alt} or set efa: "
+                                 "false")
         if network.tier is Tier.ULTRA and not facts.supports_efa:
-            capable = sorted(n for n, t in aws_instance_types().items() if t.supports_efa and t.accelerator == facts.accelerator)
+            capable = _efa_capable_like(facts.accelerator)
             alt = f" (with the same GPU: {', '.join(capable[:3])})" if capable else ""
-            r.add(f"{path}.instanceType", f"{itype!r} has no EFA, which network.tier 'ultra' requires; choose an EFA-capable type{alt} or tier 'enhanced'")
+            r.add(f"{path}.instanceType", f"{itype!r} has no EFA, which network.tier 'ultra' requires; choose an "
+                                          f"EFA-capable type{alt} or tier 'enhanced'")
         for extra in extras:
             other = aws_instance_type(extra)
             if efa and other is not None and other.efa_interfaces != facts.efa_interfaces:
-                r.add(f"{path}.extraInstanceTypes", f"{extra!r} takes {other.efa_interfaces} EFA interfaces, {itype!r} takes {facts.efa_interfaces}; one launch template cannot serve both")
+                r.add(f"{path}.extraInstanceTypes",
+                      f"{extra!r} takes {other.efa_interfaces} EFA interfaces, {itype!r} takes "
+                      f"{facts.efa_interfaces}; one launch template cannot serve both")
 
     schedule = _parse_schedule(r, obj.get("schedule"), f"{path}.schedule", env)
     if schedule is not None and min_size > 0 and purchase is Purchase.ON_DEMAND and reservation:
-        r.add(f"{path}.schedule", "cannot scale reserved capacity to zero (it is paid for either way); remove the schedule")
+        r.add(f"{path}.schedule", "cannot scale reserved capacity to zero (it is paid for either way); remove the "
+                                  "schedule")
 
     ami = r.choice(obj, "amiFamily", path, AmiFamily, AmiFamily.DLAMI)
     k8s = r.string(obj, "kubernetesVersion", path, "1.33")
@@ -686,6 +711,11 @@ def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: Netw
         ami_family=ami,
         kubernetes_version=k8s,
     )
+
+
+def _efa_capable_like(accelerator: str) -> list[str]:
+    """EFA-capable instance types with the same GPU, for suggestions."""
+    return sorted(n for n, t in aws_instance_types().items() if t.supports_efa and t.accelerator == accelerator)
 
 
 def _parse_schedule(r: Reader, raw: Any, path: str, env: Environment) -> ScheduleSpec | None:

@@ -6,9 +6,9 @@ lines with a basis a person can check. It never returns a silent $0 for a type i
 know, and a cost-deciding value that is unknown at preview makes the line `unpriced`.
 """
 
+from aiinfra.catalog.usage import USAGE_DEFAULTS, Usage, UsageError, parse_usage, usage_problems
 from aiinfra.costs.estimate import FREE_TYPES, PRICED_TYPES, estimate_resource, estimate_stack
 from aiinfra.costs.model import UNKNOWN, CostLine, CostResource, StackCost, Status
-from aiinfra.catalog.usage import USAGE_DEFAULTS, Usage, UsageError, parse_usage, usage_problems
 
 __all__ = [
     "FREE_TYPES",

@@ -25,9 +25,9 @@ from aiinfra.catalog.prices import (
     tpu_chips,
     unit_price,
 )
+from aiinfra.catalog.usage import Usage
 from aiinfra.costs.model import UNKNOWN, Category, CostLine, CostResource, StackCost, Status
 from aiinfra.costs.schedule import HOURS_PER_WEEK, ScheduledAction, ScheduleError, weekly_instance_hours
-from aiinfra.catalog.usage import Usage
 
 H = HOURS_PER_MONTH
 

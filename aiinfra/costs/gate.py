@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiinfra.catalog.usage import UsageError, parse_usage
 from aiinfra.costs.estimate import estimate_stack
 from aiinfra.costs.model import StackCost, Status, money
 from aiinfra.costs.policy_pack import (
@@ -20,7 +21,6 @@ from aiinfra.costs.policy_pack import (
     run_policy_pack,
     to_cost_resources,
 )
-from aiinfra.catalog.usage import UsageError, parse_usage
 
 
 class GateError(Exception):

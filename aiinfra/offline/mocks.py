@@ -111,10 +111,12 @@ class PlanMocks(pulumi.runtime.Mocks):
                     "aws:iam/policy:Policy": "policy"}[token]
             iam_name = out.get("name") or _autoname(name)
             rid = iam_name
-            out.update(name=iam_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{iam_name}", uniqueId=f"AROA{_hex(name, 17).upper()}")
+            out.update(name=iam_name, arn=f"arn:aws:iam::{ACCOUNT_ID}:{kind}/{iam_name}",
+                       uniqueId=f"AROA{_hex(name, 17).upper()}")
         elif token == "aws:autoscaling/group:Group":
             rid = out.get("name") or _autoname(name)
-            out.update(name=rid, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:{_hex(name, 8)}:autoScalingGroupName/{rid}")
+            out.update(name=rid, arn=f"arn:aws:autoscaling:{self.region}:{ACCOUNT_ID}:autoScalingGroup:"
+                                     f"{_hex(name, 8)}:autoScalingGroupName/{rid}")
         elif token == "aws:ec2/launchTemplate:LaunchTemplate":
             out.update(latestVersion=1, defaultVersion=1)
         elif token == "aws:ec2/placementGroup:PlacementGroup":
@@ -131,7 +133,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             rid = out.get("name") or _autoname(name)
             oidc_id = _hex(name, 32).upper()
             # A real-looking PEM body (base64 of DER), so kubeconfigs render as they would.
-            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJlcm5ldGVz\n-----END CERTIFICATE-----\n").decode()
+            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\n"
+                                  b"MIIC/jCCAeagAwIBAgIBADANBgkqhkiG9w0BAQsFADAVMRMwEQYDVQQDEwprdWJlcm5ldGVz\n"
+                                  b"-----END CERTIFICATE-----\n").decode()
             out.update(
                 name=rid,
                 arn=f"arn:aws:eks:{self.region}:{ACCOUNT_ID}:cluster/{rid}",
@@ -155,7 +159,8 @@ class PlanMocks(pulumi.runtime.Mocks):
                        repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{rid}",
                        arn=f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{rid}")
         elif token == "aws:ec2/vpc:Vpc":
-            out.update(defaultSecurityGroupId=f"sg-0{_hex(name + 'default')}", mainRouteTableId=f"rtb-0{_hex(name + 'main')}")
+            out.update(defaultSecurityGroupId=f"sg-0{_hex(name + 'default')}",
+                       mainRouteTableId=f"rtb-0{_hex(name + 'main')}")
         out.setdefault("id", rid)
         return rid
 
@@ -205,7 +210,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             rid = f"projects/{project}/locations/{out.get('zone')}/queuedResources/{resource_name}"
         elif token == "gcp:container/cluster:Cluster":
             rid = f"projects/{project}/locations/{out.get('location')}/clusters/{resource_name}"
-            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIELTCCApWgAwIBAgIRAOffline\n-----END CERTIFICATE-----\n").decode()
+            ca = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIELTCCApWgAwIBAgIRAOffline\n"
+                                  b"-----END CERTIFICATE-----\n").decode()
             # A private endpoint: the control plane's address inside its /28.
             master = str((out.get("privateClusterConfig") or {}).get("masterIpv4CidrBlock", "172.16.0.0/28"))
             base = master.split("/")[0].rsplit(".", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -72,7 +73,8 @@ def load_stack_config(project_dir: Path, stack: str, overrides: list[str] | None
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
     if not stack_file.is_file():
         known = ", ".join(stack_names(project_dir)) or "none"
-        raise ProjectError(f"stack {stack!r} has no config file {stack_file.relative_to(project_dir)}; known stacks: {known}")
+        raise ProjectError(f"stack {stack!r} has no config file {stack_file.relative_to(project_dir)}; known stacks: "
+                           f"{known}")
 
     values: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
@@ -133,7 +135,7 @@ def _apply_override(values: dict[str, Any], item: str, project: str) -> None:
         return
     root = values.setdefault(full, [] if isinstance(parts[1], int) else {})
     node: Any = root
-    for here, nxt in zip(parts[1:-1], parts[2:]):
+    for here, nxt in itertools.pairwise(parts[1:]):
         node = _step(node, here, [] if isinstance(nxt, int) else {}, item)
     last = parts[-1]
     if isinstance(last, int):

@@ -238,7 +238,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
                 loop.run_until_complete(run_in_stack(program))
             except pulumi.RunError as exc:
                 program_error = exc
-            except Exception as exc:  # noqa: BLE001 a program bug is reported, not raised
+            except Exception as exc:
                 program_error = exc
     finally:
         ROOT.set(None)
@@ -249,7 +249,8 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
         raise PlanError(str(program_error))
     if program_error is not None:
         where = traceback.extract_tb(program_error.__traceback__)
-        frame = next((f for f in reversed(where) if str(cfg.project_dir) in f.filename and "site-packages" not in f.filename), where[-1] if where else None)
+        ours = [f for f in where if str(cfg.project_dir) in f.filename and "site-packages" not in f.filename]
+        frame = ours[-1] if ours else (where[-1] if where else None)
         at = f" (at {os.path.relpath(frame.filename, cfg.project_dir)}:{frame.lineno})" if frame else ""
         lines = str(program_error).strip().splitlines() or [""]
         # The SDK chains one line per enclosing resource; the first and last say what broke.

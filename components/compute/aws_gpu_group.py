@@ -55,7 +55,8 @@ def user_data(efs_dns: str | None, lustre_dns: str | None, lustre_mount: str | N
     if lustre_dns and lustre_mount:
         lines += [
             "mkdir -p /mnt/lustre",
-            f"echo '{lustre_dns}@tcp:/{lustre_mount} /mnt/lustre lustre defaults,noatime,flock,_netdev 0 0' >> /etc/fstab",
+            f"echo '{lustre_dns}@tcp:/{lustre_mount} /mnt/lustre lustre defaults,noatime,flock,_netdev 0 0'"
+            " >> /etc/fstab",
         ]
     lines += ["mount -a"]
     return "\n".join(lines) + "\n"
@@ -103,6 +104,7 @@ class AwsGpuGroup(pulumi.ComponentResource):
         ami = aws.ssm.get_parameter_output(name=ami_parameter(g), opts=pulumi.InvokeOutputOptions(parent=self))
 
         efa_count = efa_interface_count(g)
+        interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict]
         if efa_count:
             interfaces = [
                 {"device_index": 0 if i == 0 else 1, "network_card_index": i, "interface_type": "efa",
@@ -119,24 +121,27 @@ class AwsGpuGroup(pulumi.ComponentResource):
             pulumi.Output.from_input(args.lustre_mount_name),
         ).apply(lambda v: base64.b64encode(user_data(v[0], v[1], v[2]).encode()).decode())
 
-        reservation = None
-        market = None
+        reservation: aws.ec2.LaunchTemplateCapacityReservationSpecificationArgsDict | None = None
+        market: aws.ec2.LaunchTemplateInstanceMarketOptionsArgsDict | None = None
         if g.targets_reserved_capacity:
             reservation = {"capacity_reservation_target": {"capacity_reservation_id": g.capacity_reservation_id}}
             if g.capacity_block:
                 market = {"market_type": "capacity-block"}
 
+        metadata: aws.ec2.LaunchTemplateMetadataOptionsArgsDict = {
+            "http_endpoint": "enabled", "http_tokens": "required",
+            # 2 hops: containers on the node reach IMDS through the bridge.
+            "http_put_response_hop_limit": 2, "instance_metadata_tags": "disabled"}
+        root: aws.ec2.LaunchTemplateBlockDeviceMappingArgsDict = {"device_name": root_device(g), "ebs": {
+            "volume_size": g.root_volume_gib, "volume_type": "gp3", "encrypted": "true",
+            "delete_on_termination": "true", "iops": 3000, "throughput": 250}}
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             image_id=ami.value,
             instance_type=g.instance_type if g.targets_reserved_capacity else None,
             iam_instance_profile={"arn": profile.arn},
-            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
-                              # 2 hops: containers on the node reach IMDS through the bridge.
-                              "http_put_response_hop_limit": 2, "instance_metadata_tags": "disabled"},
-            block_device_mappings=[{"device_name": root_device(g), "ebs": {
-                "volume_size": g.root_volume_gib, "volume_type": "gp3", "encrypted": "true",
-                "delete_on_termination": "true", "iops": 3000, "throughput": 250}}],
+            metadata_options=metadata,
+            block_device_mappings=[root],
             network_interfaces=interfaces,
             capacity_reservation_specification=reservation,
             instance_market_options=market,
@@ -151,11 +156,14 @@ class AwsGpuGroup(pulumi.ComponentResource):
         if uses_placement_group(g, args.cluster_placement):
             placement_group = aws.ec2.PlacementGroup(f"{name}-pg", strategy="cluster", opts=child)
 
-        lt_ref = {"id": template.id, "version": template.latest_version.apply(str)}
+        # Reserved capacity is one type, on demand: a plain launch template. Otherwise a
+        # mixed instances policy carries the alternatives and the spot share.
+        lt_ref: aws.autoscaling.GroupLaunchTemplateArgsDict | None = None
+        mixed: aws.autoscaling.GroupMixedInstancesPolicyArgsDict | None = None
         if g.targets_reserved_capacity:
-            placement_kwargs: dict[str, object] = {"launch_template": lt_ref}
+            lt_ref = {"id": template.id, "version": template.latest_version.apply(str)}
         else:
-            placement_kwargs = {"mixed_instances_policy": {
+            mixed = {
                 "launch_template": {
                     "launch_template_specification": {"launch_template_id": template.id,
                                                       "version": template.latest_version.apply(str)},
@@ -167,7 +175,7 @@ class AwsGpuGroup(pulumi.ComponentResource):
                     "on_demand_allocation_strategy": "prioritized",
                     "spot_allocation_strategy": "price-capacity-optimized",
                 },
-            }}
+            }
 
         has_spot = g.purchase is not Purchase.ON_DEMAND
         asg = aws.autoscaling.Group(
@@ -182,8 +190,9 @@ class AwsGpuGroup(pulumi.ComponentResource):
             health_check_grace_period=600,
             tags=[{"key": "Name", "value": name, "propagate_at_launch": True}],
             # Schedules move desired capacity at run time; `pulumi up` must not undo them.
+            launch_template=lt_ref,
+            mixed_instances_policy=mixed,
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCapacity"] if g.schedule else None),
-            **placement_kwargs,  # type: ignore[arg-type]
         )
 
         if g.schedule:

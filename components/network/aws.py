@@ -45,7 +45,7 @@ class AwsNetwork(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         azs = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
-        az_names = [azs.names.apply(lambda names, i=i: names[i]) for i in range(args.az_count)]
+        az_names = [azs.names[i] for i in range(args.az_count)]
 
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_hostnames=True,
                           enable_dns_support=True, tags={"Name": f"{name}-vpc"}, opts=child)

@@ -7,10 +7,10 @@ placement, EFA / gVNIC / Tier_1, NAT layout or MTU. The README carries the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     STANDARD = "standard"
     ENHANCED = "enhanced"
     ULTRA = "ultra"

@@ -115,7 +115,7 @@ class AwsStorage(pulumi.ComponentResource):
         # One mount target per private subnet; the count is known from the spec, ids are not.
         for i in range(args.private_subnet_count):
             aws.efs.MountTarget(f"{name}-efs-{i}", file_system_id=fs.id,
-                                subnet_id=subnet_ids.apply(lambda ids, i=i: ids[i]),
+                                subnet_id=subnet_ids[i],
                                 security_groups=[sg.id], opts=child)
         self.efs_id = fs.id
         self.efs_dns_name = fs.dns_name

@@ -12,7 +12,7 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         return
     tokens = (plain(args.props).get("metadataOptions") or {}).get("httpTokens")
     if tokens != "required":
-        report(f"{args.name}: metadataOptions.httpTokens is {tokens!r}; set 'required' (IMDSv2)")
+        report(f"{args.name}: metadataOptions.httpTokens is {tokens!r}; set 'required' (IMDSv2)", None)
 
 
 POLICY = ResourceValidationPolicy(

@@ -24,7 +24,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
             report(f"{line.name} can scale to {line.accelerators} {line.accelerator_name} accelerators; "
                    f"maxPerGroup is {per_group}", line.urn)
     if total > per_stack:
-        report(f"the stack can scale to {total} accelerators; maxPerStack is {per_stack}")
+        report(f"the stack can scale to {total} accelerators; maxPerStack is {per_stack}", None)
 
 
 POLICY = StackValidationPolicy(

@@ -27,20 +27,20 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if t == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule":
         if (p.get("cidrIpv4") in _ANYWHERE or p.get("cidrIpv6") in _ANYWHERE) and _covers_22(
                 p.get("ipProtocol"), p.get("fromPort"), p.get("toPort")):
-            report(f"{args.name}: opens port 22 to {p.get('cidrIpv4') or p.get('cidrIpv6')}")
+            report(f"{args.name}: opens port 22 to {p.get('cidrIpv4') or p.get('cidrIpv6')}", None)
     elif t in ("aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"):
         for rule in p.get("ingress") or []:
             cidrs = list(rule.get("cidrBlocks") or []) + list(rule.get("ipv6CidrBlocks") or [])
             if any(c in _ANYWHERE for c in cidrs) and _covers_22(rule.get("protocol"), rule.get("fromPort"),
                                                                  rule.get("toPort")):
-                report(f"{args.name}: an ingress rule opens port 22 to the internet")
+                report(f"{args.name}: an ingress rule opens port 22 to the internet", None)
     elif t == "gcp:compute/firewall:Firewall" and p.get("direction", "INGRESS") == "INGRESS":
         if any(c in _ANYWHERE for c in p.get("sourceRanges") or []):
             for allow in p.get("allows") or []:
                 ports = allow.get("ports") or []
                 proto = allow.get("protocol")
                 if proto == "all" or (proto == "tcp" and (not ports or any(_port_in("22", x) for x in ports))):
-                    report(f"{args.name}: allows SSH from 0.0.0.0/0")
+                    report(f"{args.name}: allows SSH from 0.0.0.0/0", None)
 
 
 def _port_in(port: str, spec: str) -> bool:

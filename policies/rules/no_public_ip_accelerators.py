@@ -15,22 +15,22 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
                 index = nic.get("deviceIndex", 0)
                 # gRPC Structs carry every number as a double: show 0, not 0.0.
                 index = int(index) if isinstance(index, float) and index.is_integer() else index
-                report(f"{args.name}: network interface {index} associates a public IP")
+                report(f"{args.name}: network interface {index} associates a public IP", None)
     elif t in ("gcp:compute/instanceTemplate:InstanceTemplate",
                "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"):
         for nic in p.get("networkInterfaces") or []:
             if nic.get("accessConfigs"):
-                report(f"{args.name}: a network interface has accessConfigs (an external IP)")
+                report(f"{args.name}: a network interface has accessConfigs (an external IP)", None)
     elif t == "gcp:tpu/v2Vm:V2Vm":
         if (p.get("networkConfig") or {}).get("enableExternalIps"):
-            report(f"{args.name}: networkConfig.enableExternalIps is true")
+            report(f"{args.name}: networkConfig.enableExternalIps is true", None)
     elif t == "gcp:tpu/v2QueuedResource:V2QueuedResource":
         for spec in (p.get("tpu") or {}).get("nodeSpecs") or []:
             if ((spec.get("node") or {}).get("networkConfig") or {}).get("enableExternalIps"):
-                report(f"{args.name}: node {spec.get('nodeId')} has enableExternalIps true")
+                report(f"{args.name}: node {spec.get('nodeId')} has enableExternalIps true", None)
     elif t == "gcp:container/cluster:Cluster":
         if not (p.get("privateClusterConfig") or {}).get("enablePrivateNodes"):
-            report(f"{args.name}: privateClusterConfig.enablePrivateNodes is not true (nodes get public IPs)")
+            report(f"{args.name}: privateClusterConfig.enablePrivateNodes is not true (nodes get public IPs)", None)
 
 
 POLICY = ResourceValidationPolicy(

@@ -53,13 +53,13 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     missing = [k for k in required if not tags.get(k)]
     if missing:
         kind = "tags" if t.startswith("aws:") else "labels"
-        report(f"{args.name} ({t}) lacks cost {kind} {', '.join(missing)}; required: {', '.join(required)}")
+        report(f"{args.name} ({t}) lacks cost {kind} {', '.join(missing)}; required: {', '.join(required)}", None)
     if t == "aws:ec2/launchTemplate:LaunchTemplate":
         specs = {s.get("resourceType"): s.get("tags") or {} for s in props.get("tagSpecifications") or []}
         for kind in ("instance", "volume"):
             lacking = [k for k in required if not specs.get(kind, {}).get(k)]
             if lacking:
-                report(f"{args.name}: launched {kind}s lack cost tags {', '.join(lacking)} (tagSpecifications)")
+                report(f"{args.name}: launched {kind}s lack cost tags {', '.join(lacking)} (tagSpecifications)", None)
 
 
 POLICY = ResourceValidationPolicy(

@@ -9,6 +9,7 @@ so finance sets the limit once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -26,7 +27,7 @@ _pending: list[str] = []
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     _pending.clear()
-    cfg: dict[str, Any] = args.get_config()
+    cfg: Mapping[str, Any] = args.get_config()
     limit = float(cfg["monthlyLimitUsd"])
     ratio = float(cfg.get("warnRatio", 0.8))
     top = int(cfg.get("topDrivers", 3))
@@ -34,7 +35,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     expected = cost.expected_monthly_usd
     if expected > limit:
         report(f"expected monthly cost {money(expected)} exceeds the budget monthlyLimitUsd {money(limit)} "
-               f"in {budget_file()} by {money(expected - limit)}; top cost drivers: {drivers(cost, top)}")
+               f"in {budget_file()} by {money(expected - limit)}; top cost drivers: {drivers(cost, top)}", None)
     elif expected > ratio * limit:
         _pending.append(f"expected monthly cost {money(expected)} is {expected / limit:.0%} of the budget "
                         f"monthlyLimitUsd {money(limit)} in {budget_file()} (warnRatio {ratio}); "
@@ -43,7 +44,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
 
 def _warn(args: StackValidationArgs, report: ReportViolation) -> None:
     for message in _pending:
-        report(message)
+        report(message, None)
     _pending.clear()
 
 

@@ -21,7 +21,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     if worst > limit:
         report(f"worst-case monthly cost {money(worst)} (every group at max size, 730 h) exceeds "
                f"monthlyLimitUsd {money(limit)} in {budget_file()} by {money(worst - limit)}; "
-               f"top cost drivers: {drivers(cost, int(cfg.get('topDrivers', 3)), worst=True)}")
+               f"top cost drivers: {drivers(cost, int(cfg.get('topDrivers', 3)), worst=True)}", None)
 
 
 POLICY = StackValidationPolicy(

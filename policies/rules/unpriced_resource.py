@@ -10,7 +10,7 @@ from rules.support import stack_cost
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     cost, problems = stack_cost(args)
     for problem in problems:
-        report(f"the stack cannot be priced: {problem}")
+        report(f"the stack cannot be priced: {problem}", None)
     for line in cost.unpriced:
         report(f"{line.name} ({line.type}) cannot be priced: {line.reason}", line.urn)
 

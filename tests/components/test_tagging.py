@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from aiinfra.offline import Plan, stack_names
 from components.tagging import apply_tags, tag_property

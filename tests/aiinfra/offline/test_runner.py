@@ -106,7 +106,7 @@ def test_a_run_error_keeps_its_message(tmp_path: Path) -> None:
         import pulumi
         raise pulumi.RunError("bad config: x")
     """)
-    with pytest.raises(PlanError, match="^bad config: x$"):
+    with pytest.raises(PlanError, match=r"^bad config: x$"):
         run_plan(cfg)
 
 

@@ -52,7 +52,8 @@ def test_ami_is_resolved_from_the_public_ssm_parameter(plan_values: Callable[...
     lt = one(plan_group(plan_values, tier="standard", instanceType="g6.xlarge"), LT).inputs
     assert lt["imageId"].startswith("ami-0")
     eks = GpuGroupSpec(name="g", instance_type="g6.xlarge", ami_family=AmiFamily.EKS, kubernetes_version="1.32")
-    assert ami_parameter(eks) == "/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/x86_64/nvidia/recommended/image_id"
+    assert ami_parameter(eks) == ("/aws/service/eks/optimized-ami/1.32/amazon-linux-2023/x86_64/nvidia/"
+                                  "recommended/image_id")
 
 
 @pytest.mark.parametrize("itype", ["p5.48xlarge", "p4d.24xlarge", "p5en.48xlarge", "g6e.48xlarge"])

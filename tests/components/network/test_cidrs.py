@@ -28,5 +28,5 @@ def test_subnets_are_disjoint_and_inside_the_vpc(cidr: str, azs: int) -> None:
 
 
 def test_az_count_out_of_range() -> None:
-    with pytest.raises(ValueError, match="az_count must be 1..4, got 5"):
+    with pytest.raises(ValueError, match=r"az_count must be 1\.\.4, got 5"):
         carve_subnets("10.0.0.0/16", 5)
