@@ -79,4 +79,6 @@ def test_final_stage_is_numeric_non_root(name: str) -> None:
     final_stage = text.split("\nFROM ")[-1]
     assert re.search(r"^USER [1-9][0-9]*(:[0-9]+)?$", final_stage, re.MULTILINE)
     assert "pip install" not in final_stage  # build tools stay in the build stage
-    assert re.search(r"^FROM python:3\.\d+\.\d+-slim-\w+ AS build$", text, re.MULTILINE)
+    # Both stages pin the exact patch tag and the image digest.
+    pins = re.findall(r"^FROM python:3\.\d+\.\d+-slim-\w+@sha256:[0-9a-f]{64}( AS build)?$", text, re.MULTILINE)
+    assert pins == [" AS build", ""]
