@@ -44,4 +44,23 @@ run fsdp_lm "${LM[@]}" --strategy fsdp --checkpoint-dir "$WORK/ck_fsdp_lm" --max
 run fsdp_lm_resume "${LM[@]}" --strategy fsdp --checkpoint-dir "$WORK/ck_fsdp_lm" --max-steps 60 --checkpoint-every 20
 grep -q '"event": "resume", .*"step": 40' "$OUT/fsdp_lm_resume.log" \
   && echo "fsdp resume from step 40: ok" | tee -a "$OUT/summary.log"
+# Preemption on GPU: SIGTERM to torchrun mid-run must checkpoint the current step (nccl
+# all-reduce of the stop flag) and exit non-zero; the relaunch resumes at that step.
+echo "=== ddp_lm_sigterm" | tee -a "$OUT/summary.log"
+python3 -m torch.distributed.run --nnodes=1 --nproc-per-node=1 --node-rank=0 --master-addr=127.0.0.1 \
+  --master-port=29512 -m trainer.train --device cuda "${LM[@]}" --strategy ddp \
+  --checkpoint-dir "$WORK/ck_sigterm" --max-steps 100000 --checkpoint-every 100000 > "$OUT/ddp_lm_sigterm.log" 2>&1 &
+agent=$!
+for _ in $(seq 1 120); do
+  grep -q '"event": "train", .*"step": [2-9][0-9]' "$OUT/ddp_lm_sigterm.log" && break
+  sleep 1
+done
+kill -TERM "$agent"
+set +e; wait "$agent"; rc=$?; set -e
+stopped=$(python3 -c 'import json,sys; print([json.loads(l)["step"] for l in open(sys.argv[1]) if "\"preempted\"" in l][0])' "$OUT/ddp_lm_sigterm.log")
+echo "sigterm: torchrun exit $rc, checkpointed step $stopped" | tee -a "$OUT/summary.log"
+run ddp_lm_sigterm_resume "${LM[@]}" --strategy ddp --checkpoint-dir "$WORK/ck_sigterm" --max-steps $((stopped + 10)) \
+  --checkpoint-every 100000
+grep -q "\"event\": \"resume\", .*\"step\": $stopped" "$OUT/ddp_lm_sigterm_resume.log" \
+  && echo "sigterm resume from step $stopped: ok" | tee -a "$OUT/summary.log"
 echo "gpu_check: all passed" | tee -a "$OUT/summary.log"
