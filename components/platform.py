@@ -34,7 +34,7 @@ from components.spec import Cloud, StackSpec
 from components.storage.aws import AwsStorage, AwsStorageArgs
 from components.storage.gcp import GcpStorage, GcpStorageArgs
 from components.workloads.model_server import MODEL_MOUNT, ModelServer, ModelServerArgs, ModelSource
-from components.workloads.training_job import TrainingJob, TrainingJobArgs
+from components.workloads.training_job import SharedVolume, TrainingJob, TrainingJobArgs
 
 
 def build(spec: StackSpec) -> dict[str, Any]:
@@ -242,6 +242,7 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
         ), opts=after_cluster)
         jobs[job.name] = TrainingJob(f"{prefix}-{job.name}", TrainingJobArgs(
             job=job, placement=placement_for(pool, "gcp"), storage_class=cluster.storage_class,
+            shared_volume=_filestore_volume(storage, f"{prefix}-{job.name}"),
             data_uri=pulumi.Output.concat("gs://", storage.bucket_name, "/", job.data_path),
             service_account_annotations=identity.annotations, provider=cluster.provider,
             image=built.get("trainer"),
@@ -266,6 +267,17 @@ def _build_gke(spec: StackSpec, prefix: str, network: GcpNetwork, storage: GcpSt
 
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             "trainingJobs": jobs, "servers": servers}
+
+
+def _filestore_volume(storage: GcpStorage, name: str) -> SharedVolume | None:
+    """The stack's own Filestore as a static CSI volume (None without one: the CSI class provisions)."""
+    if storage.filestore_ip is None or storage.filestore_name is None or storage.filestore_share is None:
+        return None
+    # Filestore CSI's handle for a pre-existing instance: modeInstance/<location>/<instance>/<share>.
+    handle = pulumi.Output.concat("modeInstance/", storage.filestore_location or "", "/", storage.filestore_name,
+                                  "/", storage.filestore_share)
+    return SharedVolume(name=name, csi_driver="filestore.csi.storage.gke.io", volume_handle=handle,
+                        attributes={"ip": storage.filestore_ip, "volume": storage.filestore_share})
 
 
 def _build_images(spec: StackSpec) -> tuple[dict[str, pulumi.Output[str]], dict[str, Any]]:

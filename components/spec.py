@@ -395,9 +395,11 @@ def parse_spec(values: Mapping[str, Any], project: str, stack: str) -> StackSpec
     workloads = parse_workloads(r, values.get("workloads"), cluster)
     images = _parse_images(r, values.get("images"))
     for i, job in enumerate(workloads.training_jobs):
-        if cloud is Cloud.GCP and job.shared_storage_gib < 1024:
+        # Without a stack Filestore the CSI class provisions one per claim, from 1 TiB.
+        if cloud is Cloud.GCP and not storage.filestore.enabled and job.shared_storage_gib < 1024:
             r.add(f"workloads.trainingJobs[{i}].sharedStorageGib", f"{job.shared_storage_gib} is below the "
-                  "1024 GiB a Filestore CSI volume (standard-rwx) starts at")
+                  "1024 GiB a Filestore CSI volume (standard-rwx) starts at; raise it, or enable "
+                  "storage.filestore so jobs share the stack's instance")
     if cloud is Cloud.AWS and workloads.training_jobs and not storage.efs.enabled:
         r.add("storage.efs.enabled", "false, but workloads.trainingJobs keep checkpoints on the shared file system; "
                                      "set it to true")

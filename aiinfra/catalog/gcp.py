@@ -165,3 +165,9 @@ def filestore_tiers() -> dict[str, FilestoreTier]:
 
 def filestore_tier(name: str) -> FilestoreTier | None:
     return filestore_tiers().get(name)
+
+
+@cache
+def gke_filestore_classes() -> dict[str, str]:
+    """GKE's preinstalled Filestore CSI storage classes -> the Filestore tier each claim provisions."""
+    return dict(load_json("gcp_filestore.json")["gke_csi_storage_classes"]["classes"])

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiinfra.catalog import aws_instance_type
+from aiinfra.catalog.gcp import filestore_tier, gke_filestore_classes
 from aiinfra.catalog.prices import (
     HOURS_PER_MONTH,
     Market,
@@ -75,7 +76,7 @@ FREE_TYPES: frozenset[str] = frozenset({
 # Kubernetes objects run on nodes priced on their node group/pool; only training jobs are
 # priced themselves (per run), because their nodes scale from zero for them.
 _K8S_FREE_PREFIX = "kubernetes:"
-_K8S_PRICED = frozenset({"kubernetes:batch/v1:Job"})
+_K8S_PRICED = frozenset({"kubernetes:batch/v1:Job", "kubernetes:core/v1:PersistentVolumeClaim"})
 
 
 class _Unpriced(Exception):  # noqa: N818 (control flow inside this module, never raised out)
@@ -749,6 +750,35 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
 
 POOL_LABEL = "ai-infra/pool"
 
+_QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "K": 10**3, "M": 10**6, "G": 10**9,
+             "T": 10**12, "P": 10**15}
+
+
+def _gib(quantity: str) -> float:
+    """A Kubernetes storage quantity ('1Ti', '500Gi', '100G') in GiB."""
+    for suffix in sorted(_QUANTITY, key=len, reverse=True):
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * _QUANTITY[suffix] / 2**30
+    return float(quantity) / 2**30
+
+
+def _k8s_pvc(res: CostResource, ctx: Context) -> CostLine:
+    """A claim of a GKE Filestore CSI class provisions a whole new instance: price it. Claims bound to
+    an existing volume, or of classes on a file system priced elsewhere (EFS access points), are free."""
+    cls = _get(res.inputs, "spec.storageClassName")
+    tier_name = gke_filestore_classes().get(str(cls)) if cls else None
+    if tier_name is None:
+        return CostLine(res.urn, res.type, res.name, Status.FREE, Category.OTHER,
+                        basis=f"storage class {cls or 'none (bound to an existing volume)'!s}: the file system is "
+                              "priced on its own line")
+    request = str(_get(res.inputs, "spec.resources.requests.storage", required=True))
+    tier = filestore_tier(tier_name)
+    gib = max(_gib(request), float(tier.min_gib) if tier else 0.0)
+    unit = _unit(f"gcp.filestore.{tier_name}", ctx)
+    return _line(res, Category.STORAGE, [_Part(gib, f"Filestore {tier_name} provisioned by storage class {cls} "
+                                                    f"(claim {request}, tier minimum applies)", 1, unit,
+                                               "GiB-month")])
+
 
 def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
     """(expected, maximum) nodes of the cluster pool labelled `pool`, or None if none is."""
@@ -800,6 +830,7 @@ PRICERS: dict[str, Pricer] = {
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:container/nodePool:NodePool": _gke_node_pool,
     "kubernetes:batch/v1:Job": _k8s_job,
+    "kubernetes:core/v1:PersistentVolumeClaim": _k8s_pvc,
 }
 PRICED_TYPES: frozenset[str] = frozenset(PRICERS)
 

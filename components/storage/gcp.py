@@ -60,6 +60,10 @@ class GcpStorage(pulumi.ComponentResource):
     """NFS server address (None when Filestore is disabled)."""
     filestore_share: str | None
     """The exported share name (mount `<ip>:/<share>`)."""
+    filestore_name: pulumi.Output[str] | None
+    """The Filestore instance's name (for a static CSI volume on GKE)."""
+    filestore_location: str | None
+    """The instance's zone or region."""
 
     def __init__(self, name: str, args: GcpStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:GcpStorage", name, None, opts)
@@ -86,6 +90,8 @@ class GcpStorage(pulumi.ComponentResource):
         self.bucket_url = bucket.url
         self.filestore_ip = None
         self.filestore_share = None
+        self.filestore_name = None
+        self.filestore_location = None
 
         fs = args.filestore
         if fs.enabled:
@@ -115,5 +121,7 @@ class GcpStorage(pulumi.ComponentResource):
             self.filestore_ip = instance.networks.apply(lambda nets: nets[0]["ip_addresses"][0]
                                                         if nets and nets[0].get("ip_addresses") else "")
             self.filestore_share = fs.share_name
+            self.filestore_name = instance.name
+            self.filestore_location = filestore_location(fs, args.region)
 
         self.register_outputs({"bucket_name": self.bucket_name, "filestore_ip": self.filestore_ip})

@@ -27,6 +27,21 @@ JOB_LABEL = "ai-infra/training-job"
 
 
 @dataclass(frozen=True)
+class SharedVolume:
+    """An existing shared file system, bound by a static PersistentVolume instead of a storage class.
+
+    On GKE a Filestore CSI storage class creates a new Filestore instance (1 TiB and up) per
+    claim; binding the stack's own instance shares it and costs nothing extra.
+    """
+
+    name: str
+    """The PersistentVolume's (cluster-wide) name."""
+    csi_driver: str
+    volume_handle: pulumi.Input[str]
+    attributes: Mapping[str, pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
 class TrainingJobArgs:
     job: TrainingJobSpec
     """What to run, how wide and for how long (validated by the spec)."""
@@ -42,6 +57,9 @@ class TrainingJobArgs:
     """The cluster's Kubernetes provider."""
     image: pulumi.Input[str] | None = None
     """An image this stack built and pushed (by digest); overrides `job.image` (default: None)."""
+    shared_volume: SharedVolume | None = None
+    """Bind the checkpoint claim to this existing file system; `storage_class` is then unused
+    (default: None, dynamic provisioning through `storage_class`)."""
 
 
 def master_addr(job: TrainingJobSpec) -> str:
@@ -91,7 +109,7 @@ def _env(job: TrainingJobSpec, placement: Placement, data_uri: pulumi.Input[str]
 
 def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Input[str],
            data_uri: pulumi.Input[str], sa_annotations: Mapping[str, Any],
-           image: pulumi.Input[str] | None = None) -> list[Manifest]:
+           image: pulumi.Input[str] | None = None, shared_volume: SharedVolume | None = None) -> list[Manifest]:
     """Every object of the run, in creation order (namespace first)."""
     ns = job.name
     labels = {**pods.PART_OF, "app.kubernetes.io/name": "trainer", "app.kubernetes.io/instance": job.name}
@@ -131,13 +149,7 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
     return [
         pods.restricted_namespace(ns, {"app.kubernetes.io/instance": job.name}),
         pods.service_account("trainer", ns, sa_annotations),
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolumeClaim",
-            "metadata": {"name": "checkpoints", "namespace": ns, "labels": labels},
-            "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": storage_class,
-                     "resources": {"requests": {"storage": f"{job.shared_storage_gib}Gi"}}},
-        },
+        *_checkpoint_volume(job, ns, labels, storage_class, shared_volume),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -185,6 +197,39 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
     ]
 
 
+def _checkpoint_volume(job: TrainingJobSpec, ns: str, labels: Mapping[str, str], storage_class: pulumi.Input[str],
+                       shared: SharedVolume | None) -> list[Manifest]:
+    """The claim on the shared file system: dynamic through a class, or bound to an existing volume."""
+    size = f"{job.shared_storage_gib}Gi"
+    claim: Manifest = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": "checkpoints", "namespace": ns, "labels": dict(labels)},
+        "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": storage_class,
+                 "resources": {"requests": {"storage": size}}},
+    }
+    if shared is None:
+        return [claim]
+    claim["spec"] = {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": shared.name,
+                     "resources": {"requests": {"storage": size}}}
+    volume: Manifest = {
+        "apiVersion": "v1",
+        "kind": "PersistentVolume",
+        "metadata": {"name": shared.name, "labels": dict(labels)},
+        "spec": {
+            "capacity": {"storage": size},
+            "accessModes": ["ReadWriteMany"],
+            # The file system belongs to the stack, not to this claim: never delete it with the claim.
+            "persistentVolumeReclaimPolicy": "Retain",
+            "storageClassName": "",
+            "claimRef": {"namespace": ns, "name": "checkpoints"},
+            "csi": {"driver": shared.csi_driver, "volumeHandle": shared.volume_handle,
+                    "volumeAttributes": dict(shared.attributes)},
+        },
+    }
+    return [volume, claim]
+
+
 class TrainingJob(pulumi.ComponentResource):
     job_name: pulumi.Output[str]
     """The Job's name (also its namespace)."""
@@ -192,7 +237,7 @@ class TrainingJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:TrainingJob", name, None, opts)
         manifests = render(args.job, args.placement, args.storage_class, args.data_uri,
-                           args.service_account_annotations, args.image)
+                           args.service_account_annotations, args.image, args.shared_volume)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         # A Job's pod template is immutable: a change replaces the Job (the run restarts from its checkpoint).
         created = pods.register(name, manifests, child, {

@@ -247,3 +247,4 @@ def test_gcp_prod_stack_is_protected_multislice_on_ultra(plan_stack: Any) -> Non
         assert store.protect and store.retain_on_delete, token
     (fs,) = plan.by_type("gcp:filestore/instance:Instance")
     assert (fs.inputs["tier"], fs.inputs["fileShares"]["capacityGb"]) == ("ZONAL", 10240)
+

@@ -232,3 +232,23 @@ def test_a_run_that_scales_the_pool_up_costs_the_extra_nodes() -> None:
     half = price(*_pool_job(desired=1, max_size=4), usage=Usage(training_runs_per_month=3))["job"]
     assert half.monthly_usd == pytest.approx(3 * 1 * 55.04 * 10)
     assert "1 of 2 nodes are beyond pool h100's 1 always-on nodes" in half.basis
+
+
+def _pvc(storage_class: str, request: str) -> CostResource:
+    return res("kubernetes:core/v1:PersistentVolumeClaim", {"spec": {
+        "storageClassName": storage_class, "accessModes": ["ReadWriteMany"],
+        "resources": {"requests": {"storage": request}}}}, "pvc")
+
+
+def test_a_filestore_csi_claim_is_priced_as_the_instance_it_provisions() -> None:
+    line = price(_pvc("standard-rwx", "100Gi"), region="us-central1")["pvc"]
+    # BASIC_HDD starts at 1 TiB: the tier minimum is what the claim costs.
+    assert line.status is Status.PRICED
+    assert line.monthly_usd == pytest.approx(1024 * 0.16)
+    bigger = price(_pvc("premium-rwx", "3Ti"), region="us-central1")["pvc"]
+    assert bigger.basis.startswith("3,072 GiB-month Filestore BASIC_SSD provisioned by storage class premium-rwx")
+
+
+def test_claims_on_file_systems_priced_elsewhere_are_free() -> None:
+    assert price(_pvc("efs-sc", "1Ti"))["pvc"].status is Status.FREE
+    assert price(_pvc("", "100Gi"), region="us-central1")["pvc"].status is Status.FREE

@@ -79,7 +79,8 @@ def test_tpu_training_job_and_gcs_fuse_server(gcp_prod: Plan) -> None:
     assert (env["NNODES"], env["NPROC_PER_NODE"], env["PJRT_DEVICE"]) == ("4", "1", "TPU")
     assert env["DATA_URI"].startswith("gs://")
     pvc = next(r.inputs for r in gcp_prod.by_type("kubernetes:core/v1:PersistentVolumeClaim"))
-    assert pvc["spec"]["storageClassName"] == "standard-rwx"
+    # Bound to the stack's Filestore (tests/components/workloads/test_shared_volume.py), not a new instance.
+    assert (pvc["spec"]["storageClassName"], pvc["spec"]["volumeName"]) == ("", "ai-infra-gcp-prod-lm-tpu")
     dep = next(r.inputs for r in gcp_prod.by_type("kubernetes:apps/v1:Deployment"))
     tmpl = dep["spec"]["template"]
     assert tmpl["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
