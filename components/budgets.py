@@ -83,14 +83,21 @@ class CostBudget(pulumi.ComponentResource):
         warn_pct = round(limit.warn_ratio * 100, 2)
         self.alert_topic_arn = None
         if args.cloud == "aws":
-            # No KMS on this topic: AWS Budgets cannot publish to a topic under the
-            # AWS-managed SNS key, and the alerts carry only a budget name and amounts.
-            topic = aws.sns.Topic(f"{name}-alerts", opts=child)
-            aws.sns.TopicPolicy(f"{name}-alerts-policy", arn=topic.arn, policy=topic.arn.apply(lambda arn: json.dumps({
+            # Encrypted with a key of our own: AWS Budgets cannot publish to a topic under the
+            # AWS-managed SNS key, so the key policy lets the Budgets service use this one.
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            key = aws.kms.Key(f"{name}-alerts", description="encrypts the budget alert topic",
+                              enable_key_rotation=True, deletion_window_in_days=30,
+                              policy=account.apply(_alert_key_policy), opts=child)
+            topic = aws.sns.Topic(f"{name}-alerts", kms_master_key_id=key.arn, opts=child)
+            aws.sns.TopicPolicy(f"{name}-alerts-policy", arn=topic.arn, policy=pulumi.Output.all(topic.arn, account)
+                                .apply(lambda v: json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [{"Sid": "Budgets", "Effect": "Allow",
                                "Principal": {"Service": "budgets.amazonaws.com"},
-                               "Action": "SNS:Publish", "Resource": arn}],
+                               "Action": "SNS:Publish", "Resource": v[0],
+                               # Only budgets of this account (confused-deputy guard).
+                               "Condition": {"StringEquals": {"aws:SourceAccount": v[1]}}}],
             })), opts=child)
             aws.budgets.Budget(
                 f"{name}-monthly",
@@ -128,3 +135,17 @@ class CostBudget(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({"alertTopicArn": self.alert_topic_arn})
+
+
+def _alert_key_policy(account_id: str) -> str:
+    """The account administers the key; AWS Budgets may encrypt messages for the topic with it."""
+    return json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+             "Action": "kms:*", "Resource": "*"},
+            {"Sid": "BudgetsPublishes", "Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+        ],
+    })

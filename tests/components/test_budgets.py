@@ -46,3 +46,21 @@ def test_aws_budget_alerts_at_forecast_warn_ratio_and_actual_limit(plan_stack: C
     assert len(plan.by_type("aws:sns/topic:Topic")) == 1
     [policy] = plan.by_type("aws:sns/topicPolicy:TopicPolicy")
     assert json.loads(policy.inputs["policy"])["Statement"][0]["Principal"] == {"Service": "budgets.amazonaws.com"}
+
+
+def test_alert_topic_is_encrypted_with_a_key_budgets_may_use(plan_stack: Callable[..., Plan]) -> None:
+    import json
+
+    plan = plan_stack("dev")
+    [topic] = plan.by_type("aws:sns/topic:Topic")
+    key = next(k for k in plan.by_type("aws:kms/key:Key") if k.name.endswith("-budget-alerts"))
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    budgets = statements["BudgetsPublishes"]
+    assert budgets["Principal"] == {"Service": "budgets.amazonaws.com"}
+    assert budgets["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    assert budgets["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    [policy] = plan.by_type("aws:sns/topicPolicy:TopicPolicy")
+    assert json.loads(policy.inputs["policy"])["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"}}
