@@ -69,9 +69,22 @@ def _worker_with_rank(launcher_pid: int, rank: int) -> int:
 
 
 def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
-    _, err = proc.communicate(timeout=timeout)
-    if proc.returncode not in (0, 1):
-        print(err.decode()[-3000:])
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # A hung run: show where each process is stuck (py-spy, where installed), then fail.
+        import shutil
+
+        spy = shutil.which("py-spy")
+        if spy is not None:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            for pid in [proc.pid, *map(int, children)]:
+                print(subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True).stdout)
+        proc.kill()
+        raise
+    if proc.returncode != 0:
+        # Shown with the failure when a run that should succeed does not.
+        print(err.decode()[-6000:])
     return proc.returncode
 
 

@@ -488,5 +488,26 @@ def main(argv: list[str] | None = None) -> int:
     return PREEMPTED_EXIT_CODE if "preempted_at_step" in metrics else 0
 
 
+def _exit_now(code: int) -> None:
+    """Leave without interpreter teardown once the work is done and the logs are flushed.
+
+    torch registers atexit hooks (dynamo's compile-time report imports modules at exit) that
+    can deadlock against gloo's background threads during teardown, leaving a finished rank
+    hanging until the Job's deadline. Seen in this repo's 2-process resume test.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        exit_code = main()
+    except SystemExit as exc:
+        exit_code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        exit_code = 1
+    _exit_now(exit_code)
