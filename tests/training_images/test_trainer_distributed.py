@@ -75,7 +75,7 @@ def _finish(proc: subprocess.Popen[bytes], timeout: float = 120) -> int:
         # A hung run: show where each process is stuck (py-spy, where installed), then fail.
         import shutil
 
-        spy = shutil.which("py-spy")
+        spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
         if spy is not None:
             children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
             for pid in [proc.pid, *map(int, children)]:
