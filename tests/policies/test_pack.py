@@ -38,8 +38,8 @@ def test_over_budget_is_mandatory_and_names_budget_estimate_and_drivers(run_pack
                                                         "stack-worst-case-budget": {"monthlyLimitUsd": 1e6}})
     [(level, message)] = found(result, "stack-monthly-budget")
     assert level == "mandatory"
-    assert message.startswith("expected monthly cost $2,436 exceeds the budget monthlyLimitUsd $2,000 in "
-                              "policies/budgets/dev.json by $436; top cost drivers: "
+    assert message.startswith("expected monthly cost $2,437 exceeds the budget monthlyLimitUsd $2,000 in "
+                              "policies/budgets/dev.json by $437; top cost drivers: "
                               "ai-infra-test-g1-asg $1,974/month (8 x g6.xlarge spot x 730 h x $0.338)")
 
 
@@ -48,15 +48,15 @@ def test_near_budget_is_an_advisory_warning(run_pack: Run) -> None:
     assert found(result, "stack-monthly-budget") == []
     [(level, message)] = found(result, "stack-monthly-budget-warning")
     assert level == "advisory"
-    assert message.startswith("expected monthly cost $562 is 80% of the budget monthlyLimitUsd $700")
+    assert message.startswith("expected monthly cost $563 is 80% of the budget monthlyLimitUsd $700")
 
 
 def test_worst_case_over_ceiling(run_pack: Run) -> None:
     result = run_pack(change(ASG, lambda p: p.update(maxSize=20)))
     [(level, message)] = found(result, "stack-worst-case-budget")
     assert level == "mandatory"
-    assert message.startswith("worst-case monthly cost $5,649 (every group at max size, 730 h) exceeds "
-                              "monthlyLimitUsd $5,000 in policies/budgets/dev.json by $649; top cost drivers: "
+    assert message.startswith("worst-case monthly cost $5,650 (every group at max size, 730 h) exceeds "
+                              "monthlyLimitUsd $5,000 in policies/budgets/dev.json by $650; top cost drivers: "
                               "ai-infra-test-g1-asg $4,935/month (20 x g6.xlarge spot x 730 h x $0.338)")
 
 

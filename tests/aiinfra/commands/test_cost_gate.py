@@ -29,8 +29,8 @@ def test_stack_pushed_over_budget_exits_1_naming_budget_estimate_and_drivers(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "dev", "--project-dir", str(ROOT), *OVER]) == 1
     out = capsys.readouterr().out
-    assert ("MANDATORY stack-monthly-budget: expected monthly cost $44,333 exceeds the budget monthlyLimitUsd $4,500 "
-            "in policies/budgets/dev.json by $39,833; top cost drivers: ai-infra-dev-dev-l4-asg $43,856/month "
+    assert ("MANDATORY stack-monthly-budget: expected monthly cost $44,334 exceeds the budget monthlyLimitUsd $4,500 "
+            "in policies/budgets/dev.json by $39,834; top cost drivers: ai-infra-dev-dev-l4-asg $43,856/month "
             "(30 x g6.48xlarge spot x 260.7 h x $5.61 (schedule: 60 h/week))") in out
 
 
@@ -38,7 +38,7 @@ def test_markdown_comment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "dev", "--format", "markdown", "--project-dir", str(ROOT), *OVER]) == 1
     md = capsys.readouterr().out
     assert md.startswith("### Cost and policy gate: `dev` (dev) blocked\n")
-    assert "| expected | **$44,333** |" in md
+    assert "| expected | **$44,334** |" in md
     assert ("| `ai-infra-dev-dev-l4-asg` | $43,856 | 30 x g6.48xlarge spot x 260.7 h x $5.61 "
             "(schedule: 60 h/week) |") in md
     assert "| mandatory | `stack-monthly-budget` | stack |" in md
