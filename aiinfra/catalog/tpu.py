@@ -77,6 +77,11 @@ class TpuGeneration:
     note: str = ""
     hbm_gbs_per_chip: float = 0.0
     """Peak HBM bandwidth per chip, GB/s (same source as the row); bounds decode speed in serving."""
+    gke_machine_type: str = ""
+    """GKE node pool machine type for this generation's slices, e.g. `ct5lp-hightpu-4t`."""
+    gke_accelerator: str = ""
+    """GKE's node label `cloud.google.com/gke-tpu-accelerator` value, e.g. `tpu-v5-lite-podslice`."""
+    gke_source: str = ""
 
     def accelerator_type(self, size: int) -> str:
         return f"{self.type_prefix}-{size}"
@@ -205,3 +210,8 @@ def tpu_slice(accelerator_type: str) -> TpuSlice:
         hosts=hosts,
         topology=topology(chips, dims),
     )
+
+
+def tpu_generation_for_gke(accelerator_label: str) -> TpuGeneration | None:
+    """The generation whose GKE accelerator label is `accelerator_label` (None if none)."""
+    return next((g for g in tpu_generations().values() if g.gke_accelerator == accelerator_label), None)

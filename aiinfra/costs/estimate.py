@@ -26,6 +26,7 @@ from aiinfra.catalog.prices import (
     tpu_chips,
     unit_price,
 )
+from aiinfra.catalog.tpu import tpu_generation_for_gke
 from aiinfra.catalog.usage import Usage
 from aiinfra.costs.model import UNKNOWN, Category, CostLine, CostResource, StackCost, Status
 from aiinfra.costs.schedule import HOURS_PER_WEEK, ScheduledAction, ScheduleError, weekly_instance_hours
@@ -704,12 +705,13 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
         gpus, accel = _accel(str(itype))
         chips = 0
     elif tpu_acc and topo:
-        gen = {"tpu-v5-lite-podslice": "v5litepod", "tpu-v5p-slice": "v5p", "tpu-v6e-slice": "v6e",
-               "tpu-v4-podslice": "v4"}.get(str(tpu_acc))
-        if gen is None:
+        generation = tpu_generation_for_gke(str(tpu_acc))
+        if generation is None:
             raise _Unpriced(f"nodeSelector cloud.google.com/gke-tpu-accelerator {tpu_acc!r} is not priced")
+        gen = generation.type_prefix
         chips = math.prod(int(x) for x in str(topo).split("x"))
-        slice_name = f"{gen}-{chips * (2 if gen in ('v4', 'v5p') else 1)}"
+        per_chip = generation.tensorcores_per_chip if generation.suffix_counts == "tensorcores" else 1
+        slice_name = generation.accelerator_type(chips * per_chip)
         q = _quote(slice_name, ctx, market)
         # The whole slice runs the job; `parallelism` counts its hosts, not extra slices.
         node_price, what, nodes, gpus = q.hourly_usd, f"{slice_name} slice {q.market}", 1, 0

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiinfra.catalog import aws_instance_type, aws_instance_types
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
-from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_slice
+from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
 from components.config_reader import Reader, hint, show
 
 _POOL_NAME = re.compile(r"^[a-z]([a-z0-9-]{0,22}[a-z0-9])?$")
@@ -332,14 +332,9 @@ def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPool
     )
 
 
-# GKE node pool machine type and accelerator label per TPU generation (multi-host slices take
-# the 4-chip host). Source: https://cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus
-# (as of 2026-11-28).
+# GKE node pool machine type and accelerator label per TPU generation (catalog data, tpu.json).
 GKE_TPU_MACHINES: dict[str, tuple[str, str]] = {
-    "v4": ("ct4p-hightpu-4t", "tpu-v4-podslice"),
-    "v5e": ("ct5lp-hightpu-4t", "tpu-v5-lite-podslice"),
-    "v5p": ("ct5p-hightpu-4t", "tpu-v5p-slice"),
-    "v6e": ("ct6e-standard-4t", "tpu-v6e-slice"),
+    g.name: (g.gke_machine_type, g.gke_accelerator) for g in tpu_generations().values() if g.gke_accelerator
 }
 
 
