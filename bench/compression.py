@@ -25,23 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 for image in ("trainer", "compressor"):
     sys.path.insert(0, str(ROOT / "training_images" / image))
 
-# Same teacher as tests/training_images/conftest.py: a 64-512-512-10 MLP, 2000 steps of batch 64.
-TEACHER_FLAGS = [
-    "--hidden",
-    "512,512",
-    "--max-steps",
-    "2000",
-    "--checkpoint-every",
-    "1000",
-    "--log-every",
-    "1000",
-    "--weight-decay",
-    "0.01",
-    "--lr-schedule",
-    "cosine",
-    "--heartbeat-file",
-    "",
-]
+# The reference teacher (shared with tests/training_images/conftest.py).
+from compressor.reference import TEACHER_FLAGS  # noqa: E402 (after the image paths are set)
 
 
 def build_artifacts(out: Path) -> dict[str, Any]:

@@ -41,23 +41,8 @@ def digits_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-# The reference teacher of the compression pipeline (same flags as bench/compression.py).
-TEACHER_FLAGS = [
-    "--hidden",
-    "512,512",
-    "--max-steps",
-    "2000",
-    "--checkpoint-every",
-    "1000",
-    "--log-every",
-    "1000",
-    "--weight-decay",
-    "0.01",
-    "--lr-schedule",
-    "cosine",
-    "--heartbeat-file",
-    "",
-]
+# The reference teacher of the compression pipeline (shared with bench/compression.py).
+from compressor.reference import TEACHER_FLAGS  # noqa: E402 (after the image paths are set)
 
 
 @pytest.fixture(scope="session")
