@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+from aiinfra.problems import Problem, ProblemsError
 
-class ConfigError(Exception):
-    """The stack configuration is invalid; `problems` holds one message per problem.
+__all__ = ["ConfigError", "Problem"]
+
+
+class ConfigError(ProblemsError):
+    """The stack configuration is invalid; `problems` holds one message per problem, `items` the structure.
 
     Each message names the key path, the bad value and what is allowed. The program
-    turns this into a `pulumi.RunError` (clean CLI message); the offline plan prints it
-    and exits 2. Neither shows a traceback.
+    turns this into a `pulumi.RunError` (clean CLI message) that carries the structured
+    problems; the offline plan prints it and exits 2. Neither shows a traceback.
     """
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        count = len(self.problems)
-        noun = "problem" if count == 1 else "problems"
-        lines = [f"invalid stack configuration ({count} {noun}):"]
-        lines += [f"  - {p}" for p in self.problems]
-        return "\n".join(lines)
+    title = "invalid stack configuration"

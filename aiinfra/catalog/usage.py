@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiinfra.catalog import closest
+from aiinfra.problems import ProblemsError
 
 # key -> (default, unit, meaning). The README's usage table is this table.
 USAGE_DEFAULTS: dict[str, tuple[float, str, str]] = {
@@ -27,10 +28,8 @@ USAGE_DEFAULTS: dict[str, tuple[float, str, str]] = {
 USAGE_KEYS: tuple[str, ...] = (*USAGE_DEFAULTS, "negotiatedPrices")
 
 
-class UsageError(ValueError):
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+class UsageError(ProblemsError, ValueError):
+    """A bad `ai-infra:usage` block; `problems` holds one line per problem (key path, value, what is allowed)."""
 
 
 @dataclass(frozen=True)

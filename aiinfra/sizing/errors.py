@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from aiinfra.problems import ProblemsError
 
-class SizingError(ValueError):
+
+class SizingError(ProblemsError, ValueError):
     """Bad sizing input; `problems` holds one line per problem (option, value, what is allowed)."""
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
