@@ -12,6 +12,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,10 +21,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from aiinfra.commands.common import PlanError, ProjectError, fail, plan_stack, project_root
+from aiinfra.commands.common import PlanError, ProjectError, fail, fail_json, plan_stack, resolve_root
+from aiinfra.commands.progress import Progress
 from aiinfra.costs.gate import GateError, price_plan
 from aiinfra.costs.model import Category, StackCost, money
 from aiinfra.offline.project import stack_names
+from aiinfra.problems import UNSET, Problem
 
 _PLAN_SCRIPT = """
 import json, sys
@@ -32,7 +35,8 @@ from aiinfra.offline import PlanError, ProjectError, load_stack_config, run_plan
 try:
     p = run_plan(load_stack_config(Path(sys.argv[1]), sys.argv[2]))
 except (PlanError, ProjectError) as exc:
-    print(json.dumps({"error": str(exc)}))
+    items = getattr(exc, "items", None) or []
+    print(json.dumps({"error": str(exc), "problems": [i.to_json() for i in items]}, default=str))
     sys.exit(0)
 print(json.dumps({"project": p.project, "stack": p.stack, "config": p.config,
                   "resources": [r.to_json() for r in p.resources]}, default=str))
@@ -79,17 +83,28 @@ def _plan_in_subprocess(tree: Path, stack: str, code_root: Path) -> Any:
     env = {"PYTHONPATH": str(code_root), "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", _PLAN_SCRIPT, str(tree), stack], capture_output=True, text=True,
                          env=env, cwd=tempfile.gettempdir(), check=False)
-    if out.returncode != 0:
-        raise PlanError(f"planning {stack!r} in {tree} failed: {out.stderr.strip()[-1500:]}")
-    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    try:
+        doc = json.loads(lines[-1]) if out.returncode == 0 and lines else None
+    except json.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise PlanError(f"planning {stack!r} in {tree} failed: {out.stderr.strip()[-1500:]}", program_error=True)
     if "error" in doc:
-        return None if "has no config file" in doc["error"] else _raise(doc["error"])
+        if "has no config file" in doc["error"]:
+            return None
+        items = [Problem(path=str(i.get("path", "")), message=str(i.get("message", "")),
+                         value=i.get("value", UNSET), allowed=_allowed(i.get("allowed")))
+                 for i in doc.get("problems") or [] if isinstance(i, dict)]
+        raise PlanError(items or str(doc["error"]))
     resources = [SimpleNamespace(**r) for r in doc["resources"]]
     return SimpleNamespace(project=doc["project"], stack=doc["stack"], config=doc["config"], resources=resources)
 
 
-def _raise(message: str) -> None:
-    raise PlanError(message)
+def _allowed(value: Any) -> str | tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value)
+    return str(value) if value else ()
 
 
 def diff_costs(base: StackCost | None, head: StackCost | None) -> list[Change]:
@@ -109,26 +124,37 @@ def diff_costs(base: StackCost | None, head: StackCost | None) -> list[Change]:
 
 
 def run_diff(args: argparse.Namespace) -> int:
+    json_mode = args.format == "json"
+    head = {"stack": args.stack, "base": args.base}
+    if args.base.startswith("-") or not args.base.strip():
+        return fail(f"--base {args.base!r}: expected a git ref such as origin/main or HEAD~1")
     try:
-        root = args.project_dir.resolve() if args.project_dir else project_root()
+        root = resolve_root(args.project_dir)
     except ProjectError as exc:
-        return fail(str(exc))
+        return fail_json(exc, head) if json_mode else fail(exc)
     code_root = Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory(prefix="aiinfra-base-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="aiinfra-base-") as tmp, Progress.to_stderr(json_mode) as progress:
         tree = Path(tmp) / "base"
+        progress.step(f"checking out {args.base} in a temporary worktree")
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, check=False)
+        if top.returncode != 0:
+            return fail(f"cost diff needs a git repository: {root}: {top.stderr.strip()}")
         added = subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), args.base],
                                capture_output=True, text=True, check=False)
         if added.returncode != 0:
             return fail(f"cannot check out --base {args.base!r}: {added.stderr.strip()}")
         try:
-            rel = root.relative_to(Path(subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
-                                                        capture_output=True, text=True, check=True).stdout.strip()))
+            rel = root.relative_to(Path(top.stdout.strip()).resolve())
+            progress.step(f"planning stack {args.stack!r} at {args.base}")
             base_plan = _plan_in_subprocess(tree / rel, args.stack, code_root)
+            progress.step(f"planning stack {args.stack!r} in the working tree")
             head_plan = _plan_in_subprocess(root, args.stack, code_root)
+            progress.step("pricing both")
             base_cost = price_plan(base_plan) if base_plan else None
             head_cost = price_plan(head_plan) if head_plan else None
         except (PlanError, GateError) as exc:
-            return fail(str(exc))
+            return fail_json(exc, head) if json_mode else fail(exc)
         finally:
             subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
                            capture_output=True, check=False)
@@ -136,7 +162,7 @@ def run_diff(args: argparse.Namespace) -> int:
         return fail(f"stack {args.stack!r} exists neither at {args.base!r} nor in the working tree")
     changes = diff_costs(base_cost, head_cost)
     report = diff_json(args.base, args.stack, base_cost, head_cost, changes)
-    if args.format == "json":
+    if json_mode:
         print(json.dumps(report, indent=2))
     elif args.format == "markdown":
         print(diff_markdown(report, changes))
@@ -212,24 +238,39 @@ CSV_FIELDS = ("stack", "environment", "cloud", "region", "urn", "type", "name", 
 
 
 def run_report(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return fail(f"--out {out}: exists and is not a folder")
     try:
-        root = args.project_dir.resolve() if args.project_dir else project_root()
+        root = resolve_root(args.project_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if not os.access(out, os.W_OK | os.X_OK):
+            return fail(f"--out {out}: folder is not writable")
         stacks: dict[str, tuple[str, str, StackCost]] = {}
-        for name in stack_names(root):
-            plan = plan_stack(root, name)
-            stacks[name] = (str(plan.config.get("ai-infra:environment", "")),
-                            str(plan.config.get("ai-infra:cloud", "aws")), price_plan(plan))
+        with Progress.to_stderr() as progress:
+            names = stack_names(root)
+            for i, name in enumerate(names, 1):
+                progress.step(f"planning and pricing stack {i}/{len(names)}: {name}")
+                plan = plan_stack(root, name)
+                stacks[name] = (str(plan.config.get("ai-infra:environment", "")),
+                                str(plan.config.get("ai-infra:cloud", "aws")), price_plan(plan))
+        written = [out / "costs.csv", out / "costs.json"]
+        written[0].write_text(report_csv(stacks))
+        written[1].write_text(json.dumps(report_json(stacks), indent=2))
+        chart = out / "costs-by-environment.png"
+        note = write_chart(stacks, chart)
+        if note is None:
+            written.append(chart)
     except (ProjectError, PlanError, GateError) as exc:
-        return fail(str(exc))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "costs.csv").write_text(report_csv(stacks))
-    (args.out / "costs.json").write_text(json.dumps(report_json(stacks), indent=2))
-    chart = args.out / "costs-by-environment.png"
-    write_chart(stacks, chart)
+        return fail(exc)
+    except OSError as exc:
+        return fail(f"--out {out}: cannot write: {exc.strerror or exc}")
     for name, (env, cloud, cost) in stacks.items():
         print(f"{name:<12} {env:<8} {cloud:<4} expected {money(cost.expected_monthly_usd):>10}/month  "
               f"worst case {money(cost.worst_case_monthly_usd):>10}/month")
-    print(f"wrote {args.out / 'costs.csv'}, {args.out / 'costs.json'}, {chart}")
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    if note is not None:
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
@@ -264,8 +305,13 @@ def report_json(stacks: dict[str, tuple[str, str, StackCost]]) -> dict[str, Any]
     }
 
 
-def write_chart(stacks: dict[str, tuple[str, str, StackCost]], path: Path) -> None:
-    import matplotlib
+def write_chart(stacks: dict[str, tuple[str, str, StackCost]], path: Path) -> str | None:
+    """Draw the chart; the reason when it cannot be drawn (matplotlib is an optional dependency)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return (f"{path.name} not drawn: matplotlib is not installed (pip install 'ai-infra[dev]' or "
+                "pip install matplotlib); the CSV and JSON hold every figure")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -286,3 +332,4 @@ def write_chart(stacks: dict[str, tuple[str, str, StackCost]], path: Path) -> No
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+    return None

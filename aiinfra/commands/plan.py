@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aiinfra.commands.common import PlanError, ProjectError, fail, plan_stack, project_root
+from aiinfra.commands.common import PlanError, ProjectError, fail, fail_json, plan_stack, resolve_root, text_file
+from aiinfra.commands.progress import Progress
 from aiinfra.costs.gate import GateError, gate_plan, render_markdown
 from aiinfra.costs.gate import render_table as render_gate_table
 from aiinfra.offline import Plan, PlannedResource
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--stack", "-s", default="dev", help="stack name (stacks/Pulumi.<name>.yaml); default dev")
     p.add_argument("--format", choices=("table", "json", "markdown"), default="table",
                    help="markdown: a pull-request comment (cost totals, top drivers, policy violations)")
-    p.add_argument("--policy-pack-config", type=Path, default=None, metavar="FILE",
+    p.add_argument("--policy-pack-config", type=text_file, default=None, metavar="FILE",
                    help="budgets/limits for the policy pack (default: policies/budgets/<environment>.json, "
                         "the file CI passes to pulumi preview)")
     p.add_argument("--no-policy", action="store_true", help="price only; do not run the policy pack")
@@ -38,20 +39,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
+    json_mode = args.format == "json"
+    head = {"stack": args.stack}
     try:
-        plan = plan_stack(args.project_dir, args.stack, args.overrides)
-    except (ProjectError, PlanError) as exc:
-        return fail(str(exc))
-    root = args.project_dir.resolve() if args.project_dir else project_root()
-    try:
-        gate = gate_plan(plan, root, args.policy_pack_config, run_policies=not args.no_policy)
-    except GateError as exc:
-        return fail(str(exc))
+        root = resolve_root(args.project_dir)
+        with Progress.to_stderr(json_mode) as progress:
+            progress.step(f"planning stack {args.stack!r} (the program under the mock engine)")
+            plan = plan_stack(root, args.stack, args.overrides)
+            progress.step("pricing" if args.no_policy else "pricing and running the policy pack")
+            gate = gate_plan(plan, root, args.policy_pack_config, run_policies=not args.no_policy)
+    except (ProjectError, PlanError, GateError) as exc:
+        return fail_json(exc, head) if json_mode else fail(exc)
+    except (OSError, UnicodeDecodeError) as exc:  # the budget file changed under us, or cannot be read
+        where = args.policy_pack_config or "the policy pack config"
+        return fail(f"{where}: cannot read: {exc}")
     report = plan.to_json()
     report["cost"] = gate.cost_json()
     if gate.policy_config is not None:
         report["policy"] = gate.policy_json()
-    if args.format == "json":
+    if json_mode:
         print(json.dumps(report, indent=2, sort_keys=False, default=str))
     elif args.format == "markdown":
         print(render_markdown(gate))

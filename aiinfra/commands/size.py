@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from aiinfra.commands.common import fail
+from aiinfra.commands.common import fail, finite_float
 from aiinfra.sizing import (
     Optimizer,
     Quantization,
@@ -37,13 +37,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                     "(--serve: parameters, quantization, context, requests/s) into ranked, priced "
                     "configurations across AWS, GCP and TPU, with every assumption and its source.")
     goal = p.add_argument_group("goal")
-    goal.add_argument("--params", type=float, required=True, help="model parameters, e.g. 7e9")
-    goal.add_argument("--tokens", type=float, help="training tokens, e.g. 2e12")
-    goal.add_argument("--samples", type=float, help="training samples (instead of --tokens)")
-    goal.add_argument("--flops-per-sample", type=float, help="forward-pass FLOPs per sample (with --samples)")
-    goal.add_argument("--bytes-per-sample", type=float, help="stored bytes per sample (with --samples)")
-    goal.add_argument("--deadline-hours", type=float, help="finish within this many hours (sizes the cluster)")
-    goal.add_argument("--budget-usd", type=float, help="spend at most this (instead of a deadline)")
+    goal.add_argument("--params", type=finite_float, required=True, help="model parameters, e.g. 7e9")
+    goal.add_argument("--tokens", type=finite_float, help="training tokens, e.g. 2e12")
+    goal.add_argument("--samples", type=finite_float, help="training samples (instead of --tokens)")
+    goal.add_argument("--flops-per-sample", type=finite_float, help="forward-pass FLOPs per sample (with --samples)")
+    goal.add_argument("--bytes-per-sample", type=finite_float, help="stored bytes per sample (with --samples)")
+    goal.add_argument("--deadline-hours", type=finite_float, help="finish within this many hours (sizes the cluster)")
+    goal.add_argument("--budget-usd", type=finite_float, help="spend at most this (instead of a deadline)")
     model = p.add_argument_group("model and training")
     model.add_argument("--precision", default="bf16", help="bf16 (default) or fp16 mixed precision")
     model.add_argument("--optimizer", default=Optimizer.ADAM.value,
@@ -52,10 +52,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     model.add_argument("--global-batch", type=int, help="sequences per optimizer step (default 1024)")
     model.add_argument("--layers", type=int, help="transformer layers (default: derived from --params)")
     model.add_argument("--hidden", type=int, help="hidden size (default: derived from --params)")
-    model.add_argument("--mfu", type=float, help="model FLOPs utilisation for every accelerator (default: per "
+    model.add_argument("--mfu", type=finite_float, help="model FLOPs utilisation for every accelerator (default: per "
                                                  "family, from the literature)")
     model.add_argument("--checkpoints-kept", type=int, help="checkpoints kept on shared storage (default 3)")
-    model.add_argument("--dataset-gb", type=float, help="dataset size on shared storage (default: tokens x 4 B)")
+    model.add_argument("--dataset-gb", type=finite_float, help="dataset size on shared storage (default: tokens x 4 B)")
     where = p.add_argument_group("where")
     where.add_argument("--accelerator", action="append", default=[], metavar="NAME",
                        help="only these accelerators (repeatable): a100-40gb, a100-80gb, h100, h200, b200, l4, "
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--quantization", default=Quantization.FP16.value,
                        help=f"weights as {', '.join(q.value for q in Quantization)} (default fp16)")
     serve.add_argument("--context", type=int, default=4096, help="tokens per sequence the KV cache holds")
-    serve.add_argument("--rps", type=float, help="target requests per second")
+    serve.add_argument("--rps", type=finite_float, help="target requests per second")
     serve.add_argument("--output-tokens", type=int, help="generated tokens per request (default 256)")
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=("table", "json"), default="table")

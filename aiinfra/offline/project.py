@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from aiinfra.offline import yamlfile
+from aiinfra.problems import Problem, ProblemsError
 
 
-class ProjectError(Exception):
-    """The project or stack files cannot be read (exit 2, clean message)."""
+class ProjectError(ProblemsError):
+    """The project or stack files cannot be read, or a `--set` is malformed (exit 2, clean message)."""
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str]) -> None:
+        super().__init__([problems] if isinstance(problems, (str, Problem)) else problems)
 
 
 @dataclass(frozen=True)
@@ -39,46 +45,85 @@ def _wire(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
-    return json.dumps(value)
+    # YAML timestamps and the like reach the program as their text, as Pulumi passes them.
+    return json.dumps(value, default=str)
 
 
 def load_project(project_dir: Path) -> dict[str, Any]:
     path = project_dir / "Pulumi.yaml"
     if not path.is_file():
         raise ProjectError(f"no Pulumi.yaml in {project_dir}")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(doc, dict) or "name" not in doc:
-        raise ProjectError(f"{path}: missing 'name'")
+    doc = _load_yaml(path, "Pulumi.yaml")
+    if not isinstance(doc, dict):
+        raise ProjectError(f"{path}: expected a mapping of project settings, got {_kind(doc)}")
+    if not isinstance(doc.get("name"), str) or not doc["name"]:
+        raise ProjectError(f"{path}: 'name' must be set to the project name (a string)")
+    for key in ("stackConfigDir", "main"):
+        if key in doc and not isinstance(doc[key], str):
+            raise ProjectError(f"{path}: {key}: expected a path (string), got {_kind(doc[key])}")
+    if not isinstance(doc.get("config") or {}, dict):
+        raise ProjectError(f"{path}: config: expected a mapping of config keys, got {_kind(doc['config'])}")
     return doc
+
+
+def _load_yaml(path: Path, what: str, where: str | None = None) -> Any:
+    try:
+        return yamlfile.load_file(path, where or str(path), what)
+    except yamlfile.YamlFileError as exc:
+        raise ProjectError(exc.items) from None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    return f"{type(value).__name__} {value!r:.40}"
+
+
+def _inside(project_dir: Path, path: Path, what: str) -> Path:
+    """`path` resolved, refused unless it lies inside the project (a stack name or setting cannot leave it)."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(project_dir.resolve()):
+        raise ProjectError(f"{what} {path} is outside the project {project_dir}; it must be a folder inside it")
+    return resolved
+
+
+def _config_dir(project_dir: Path, project: dict[str, Any]) -> Path:
+    return _inside(project_dir, project_dir / project.get("stackConfigDir", "."), "Pulumi.yaml stackConfigDir")
 
 
 def stack_names(project_dir: Path) -> list[str]:
     """Stacks that have a config file in the project's stackConfigDir."""
-    project = load_project(project_dir)
-    config_dir = project_dir / project.get("stackConfigDir", ".")
+    config_dir = _config_dir(project_dir, load_project(project_dir))
     names = []
     for path in sorted(config_dir.glob("Pulumi.*.yaml")):
         names.append(path.name[len("Pulumi."):-len(".yaml")])
     return names
 
 
+_STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
+
+
 def load_stack_config(project_dir: Path, stack: str, overrides: list[str] | None = None) -> StackConfig:
     """Project defaults from Pulumi.yaml, then the stack file, then `KEY=VALUE` overrides."""
     project = load_project(project_dir)
     name = project["name"]
-    config_dir = project_dir / project.get("stackConfigDir", ".")
+    config_dir = _config_dir(project_dir, project)
+    if not _STACK_NAME.match(stack) or stack.strip(".") == "":
+        raise ProjectError(f"stack name {stack!r}: letters, digits, '-', '_' and '.' only (as Pulumi allows), "
+                           "e.g. dev")
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
+    shown = os.path.relpath(stack_file, project_dir)
     if not stack_file.is_file():
         known = ", ".join(stack_names(project_dir)) or "none"
-        raise ProjectError(f"stack {stack!r} has no config file {stack_file.relative_to(project_dir)}; known stacks: "
-                           f"{known}")
+        raise ProjectError(f"stack {stack!r} has no config file {shown}; known stacks: {known}")
 
     values: dict[str, Any] = {}
     for key, decl in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{name}:{key}"
+        full = key if ":" in str(key) else f"{name}:{key}"
         if isinstance(decl, dict):
             if "value" in decl:
                 values[full] = decl["value"]
@@ -87,12 +132,20 @@ def load_stack_config(project_dir: Path, stack: str, overrides: list[str] | None
         else:
             values[full] = decl
 
-    try:
-        doc = yaml.safe_load(stack_file.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ProjectError(f"{stack_file.relative_to(project_dir)}: not valid YAML: {exc}") from None
+    doc = _load_yaml(stack_file, "stack file", shown)
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ProjectError(f"{shown}: expected a mapping with a 'config:' block, got {_kind(doc)}")
+    config = doc.get("config")
+    if config is None:
+        config = {}
+    if not isinstance(config, dict):
+        raise ProjectError(f"{shown}: config: expected a mapping of 'namespace:key: value', got {_kind(config)}")
     secret_keys = []
-    for key, value in (doc.get("config") or {}).items():
+    for key, value in config.items():
+        if not isinstance(key, str):
+            raise ProjectError(f"{shown}: config: key {key!r} must be a string such as 'ai-infra:environment'")
         full = key if ":" in key else f"{name}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             # Ciphertext needs the stack's secrets provider; offline, the value is opaque.
@@ -105,7 +158,7 @@ def load_stack_config(project_dir: Path, stack: str, overrides: list[str] | None
         _apply_override(values, item, name)
 
     main_rel = project.get("main")
-    main = project_dir / main_rel if main_rel else project_dir
+    main = _inside(project_dir, project_dir / main_rel, "Pulumi.yaml main") if main_rel else project_dir
     if main.is_dir():
         main = main / "__main__.py"
     return StackConfig(project=name, stack=stack, project_dir=project_dir, main=main, values=values,
@@ -120,7 +173,10 @@ def _apply_override(values: dict[str, Any], item: str, project: str) -> None:
     key, sep, raw = item.partition("=")
     if not sep or not key:
         raise ProjectError(f"--set {item!r}: expected KEY=VALUE, e.g. gpuGroups[0].maxSize=8")
-    value = yaml.safe_load(raw) if raw else ""
+    try:
+        value = yamlfile.loads(raw, f"--set {key}", key) if raw else ""
+    except yamlfile.YamlFileError as exc:
+        raise ProjectError(exc.items) from None
     namespace, colon, path = key.partition(":")
     if not colon:
         namespace, path = project, key

@@ -26,7 +26,7 @@ import os
 import runpy
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,13 +41,23 @@ from pulumi.runtime.sync_await import _sync_await
 
 from aiinfra.offline.mocks import PlanMocks
 from aiinfra.offline.project import StackConfig
+from aiinfra.problems import Problem, ProblemsError, problems_of
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 _SECRET_SIG = rpc._special_secret_sig
 
 
-class PlanError(Exception):
-    """The program failed: a config error or a program error (exit 2, clean message)."""
+class PlanError(ProblemsError):
+    """The program failed: a config error or a program error (exit 2, clean message).
+
+    A config error keeps its structured problems across the engine boundary: the program
+    raises a `ProblemsError` (or a `pulumi.RunError` carrying or chained to one), and
+    `items` holds its problems. A program error is one problem with an empty path.
+    """
+
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], program_error: bool = False) -> None:
+        super().__init__([problems] if isinstance(problems, (str, Problem)) else problems)
+        self.program_error = program_error
 
 
 @dataclass
@@ -245,6 +255,10 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
         asyncio.set_event_loop(None)
         loop.close()
 
+    if program_error is not None:
+        found = carried_problems(program_error)
+        if found:
+            raise PlanError(found)
     if isinstance(program_error, pulumi.RunError):
         raise PlanError(str(program_error))
     if program_error is not None:
@@ -255,10 +269,25 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
         lines = str(program_error).strip().splitlines() or [""]
         # The SDK chains one line per enclosing resource; the first and last say what broke.
         detail = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
-        raise PlanError(f"program error: {type(program_error).__name__}: {detail}{at}") from program_error
+        raise PlanError(f"program error: {type(program_error).__name__}: {detail}{at}",
+                        program_error=True) from program_error
 
     return Plan(project=cfg.project, stack=cfg.stack, resources=monitor.captured, exports=monitor.exports,
                 config=dict(cfg.values))
+
+
+def carried_problems(exc: BaseException) -> list[Problem]:
+    """The structured problems an exception carries, itself or along its cause/context chain
+    (`raise pulumi.RunError(...) from None` still keeps the ConfigError as its context)."""
+    seen: set[int] = set()
+    here: BaseException | None = exc
+    while here is not None and id(here) not in seen:
+        found = problems_of(here)
+        if found:
+            return found
+        seen.add(id(here))
+        here = here.__cause__ or here.__context__
+    return []
 
 
 def _configure(monitor: PlanMonitor, cfg: StackConfig, preview: bool) -> None:
