@@ -11,6 +11,7 @@ from aiinfra.commands.common import PlanError, ProjectError, fail, fail_json, pl
 from aiinfra.commands.progress import Progress
 from aiinfra.costs.gate import GateError, gate_plan, render_markdown
 from aiinfra.costs.gate import render_table as render_gate_table
+from aiinfra.costs.policy_pack import PolicyPackError, load_policy_config_file
 from aiinfra.offline import Plan, PlannedResource
 
 # Inputs worth a glance per resource, in display order. Anything else stays in the JSON.
@@ -43,12 +44,14 @@ def run(args: argparse.Namespace) -> int:
     head = {"stack": args.stack}
     try:
         root = resolve_root(args.project_dir)
+        if args.policy_pack_config is not None and not args.no_policy:
+            load_policy_config_file(args.policy_pack_config)  # a broken budget file fails before the plan runs
         with Progress.to_stderr(json_mode) as progress:
             progress.step(f"planning stack {args.stack!r} (the program under the mock engine)")
             plan = plan_stack(root, args.stack, args.overrides)
             progress.step("pricing" if args.no_policy else "pricing and running the policy pack")
             gate = gate_plan(plan, root, args.policy_pack_config, run_policies=not args.no_policy)
-    except (ProjectError, PlanError, GateError) as exc:
+    except (ProjectError, PlanError, GateError, PolicyPackError) as exc:
         return fail_json(exc, head) if json_mode else fail(exc)
     except (OSError, UnicodeDecodeError) as exc:  # the budget file changed under us, or cannot be read
         where = args.policy_pack_config or "the policy pack config"

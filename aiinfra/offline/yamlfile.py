@@ -111,8 +111,9 @@ def _mark(exc: yaml.YAMLError) -> str:
 def loads(text: str, where: str, root: str = "") -> Any:
     """Parse one YAML document; `where` names it in messages (a file path, or `--set KEY`), `root` is the
     key path the document sits at (problems inside it are named `root.key[0]...`)."""
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        loader = _StrictLoader(text)  # reads the first characters: a control character fails here
         node = loader.get_single_node()  # type: ignore[no-untyped-call]
         if node is None:
             return None
@@ -126,7 +127,8 @@ def loads(text: str, where: str, root: str = "") -> Any:
     except RecursionError:
         raise YamlFileError(_problem(where, "nested too deeply to be a config file")) from None
     finally:
-        loader.dispose()  # type: ignore[no-untyped-call]
+        if loader is not None:
+            loader.dispose()  # type: ignore[no-untyped-call]
     bad = _non_finite(value, root)
     if bad:
         raise YamlFileError([Problem(path=path or where, value=number, allowed="a finite number",
