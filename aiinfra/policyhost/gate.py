@@ -13,7 +13,7 @@ from typing import Any
 from aiinfra.catalog.usage import UsageError, parse_usage
 from aiinfra.costs.estimate import estimate_stack
 from aiinfra.costs.model import StackCost, Status, money
-from aiinfra.costs.policy_pack import (
+from aiinfra.policyhost.host import (
     PackResult,
     Violation,
     load_policy_config_file,
@@ -70,7 +70,7 @@ def gate_plan(plan: Any, root: Path, policy_config: Path | None = None, run_poli
     path = policy_config or default_policy_config(root, environment)
     result = GateResult(plan.stack, environment, cost, _rel(path, root) if run_policies else None)
     if run_policies:
-        from aiinfra.costs.policy_pack import PolicyPackError
+        from aiinfra.policyhost.host import PolicyPackError
 
         try:
             doc = load_policy_config_file(path)

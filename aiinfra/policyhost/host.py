@@ -78,13 +78,34 @@ class PackResult:
 # ----------------------------------------------------------------------------------------
 
 
+_MAX_CONFIG_BYTES = 1 << 20
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a finite number; limits must be finite")
+
+
 def load_policy_config_file(path: Path) -> dict[str, Any]:
+    """A `--policy-pack-config` file: a JSON object of finite numbers, or a clean PolicyPackError (exit 2)."""
     try:
-        doc = json.loads(path.read_text())
+        if path.stat().st_size > _MAX_CONFIG_BYTES:
+            raise PolicyPackError(f"policy pack config {path}: larger than {_MAX_CONFIG_BYTES} bytes")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise PolicyPackError(f"policy pack config {path} does not exist") from None
+    except IsADirectoryError:
+        raise PolicyPackError(f"policy pack config {path} is a directory; pass a JSON file") from None
+    except UnicodeDecodeError:
+        raise PolicyPackError(f"policy pack config {path}: not UTF-8 text (expected a JSON file)") from None
+    except OSError as exc:
+        raise PolicyPackError(f"policy pack config {path}: cannot be read ({exc.strerror})") from None
+    try:
+        # NaN and Infinity are not JSON; Python's parser accepts them, and a NaN limit passes every comparison.
+        doc = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise PolicyPackError(f"policy pack config {path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:
+        raise PolicyPackError(f"policy pack config {path}: {exc}") from None
     if not isinstance(doc, dict):
         raise PolicyPackError(f"policy pack config {path}: expected an object of policy names")
     return doc
@@ -249,7 +270,12 @@ def run_policy_pack(pack_dir: Path, resources: Sequence[PackResource], *, projec
         channel = grpc.insecure_channel(f"127.0.0.1:{line}")
         grpc.channel_ready_future(channel).result(timeout=_START_TIMEOUT_S)
         stub = analyzer_pb2_grpc.AnalyzerStub(channel)
-        return _analyze(stub, resources, policy_config or {}, config_where)
+        try:
+            return _analyze(stub, resources, policy_config or {}, config_where)
+        except grpc.RpcError as exc:
+            # The pack refused its config (a budget rule lowered) or a rule crashed: the CLI stops there too.
+            detail = exc.details() if hasattr(exc, "details") else str(exc)
+            raise PolicyPackError(f"{config_where}: {detail}") from None
     finally:
         proc.terminate()
         try:

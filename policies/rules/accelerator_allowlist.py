@@ -10,7 +10,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import environment, stack_cost
+from rules.support import environment, guarded, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -26,7 +26,7 @@ POLICY = StackValidationPolicy(
     name="accelerator-allowlist",
     description="Accelerators (GPU models such as h100, TPU generations such as v5p) are limited per environment.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={"allowed": {"type": "array", "items": {"type": "string"},
                                 "description": "Catalog accelerator names: a10g, l4, l40s, h100, nvidia-l4, v5e, ..."}},

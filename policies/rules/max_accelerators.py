@@ -10,7 +10,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import stack_cost
+from rules.support import guarded, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -31,7 +31,7 @@ POLICY = StackValidationPolicy(
     name="max-accelerators",
     description="Accelerators at max size stay under a limit per group/pool/slice and per stack.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={"maxPerGroup": {"type": "integer", "minimum": 0}, "maxPerStack": {"type": "integer", "minimum": 0}},
         required=["maxPerGroup", "maxPerStack"],

@@ -1,12 +1,16 @@
-"""no-public-buckets: S3 buckets block all public access; GCS buckets enforce public access prevention."""
+"""no-public-buckets: S3 buckets block all public access; GCS buckets enforce public access prevention.
+
+A grantee, ACL or flag unknown at preview counts as public: the rule cannot show the bucket is private.
+"""
 
 from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from rules.support import plain
+from rules.support import guarded, is_unknown, plain, values
 
 _BLOCKS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+_EVERYONE = ("allUsers", "allAuthenticatedUsers")
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -20,8 +24,9 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
         props = plain(r.props)
         t = r.resource_type
         if t in ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"):
-            if props.get("acl") in ("public-read", "public-read-write"):
-                report(f"{r.name}: acl {props['acl']!r} makes the bucket public", r.urn)
+            acl = props.get("acl")
+            if acl in ("public-read", "public-read-write") or is_unknown(acl):
+                report(f"{r.name}: acl {acl!r} makes the bucket public (or is unknown at preview)", r.urn)
             if r.urn not in blocked:
                 report(f"{r.name}: no public access block with all of {', '.join(_BLOCKS)} true", r.urn)
         elif t == "gcp:storage/bucket:Bucket":
@@ -29,9 +34,12 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
                 report(f"{r.name}: publicAccessPrevention is {props.get('publicAccessPrevention')!r}; "
                        "set 'enforced'", r.urn)
         elif t in ("gcp:storage/bucketIAMMember:BucketIAMMember", "gcp:storage/bucketIAMBinding:BucketIAMBinding"):
-            members = [props.get("member"), *list(props.get("members") or [])]
-            if any(m in ("allUsers", "allAuthenticatedUsers") for m in members):
+            listed = values(props.get("members"))
+            members = [props.get("member"), *(listed or [])]
+            if any(m in _EVERYONE for m in members):
                 report(f"{r.name}: grants bucket access to everyone", r.urn)
+            elif listed is None or any(is_unknown(m) for m in members):
+                report(f"{r.name}: the grantee is unknown at preview and decides whether the bucket is public", r.urn)
 
 
 POLICY = StackValidationPolicy(
@@ -39,5 +47,5 @@ POLICY = StackValidationPolicy(
     description="No object store is public: S3 public access fully blocked, GCS public access prevention "
                 "enforced, no allUsers grants.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
 )

@@ -13,7 +13,7 @@ from pulumi_policy import (
 )
 
 from aiinfra.costs import PRICED_TYPES
-from rules.support import plain
+from rules.support import guarded, items, plain
 
 # Priced types whose API has no tags/labels field; their cost is allocated through the
 # resource that carries them (the instance template labels the MIG's VMs, the queued
@@ -35,7 +35,8 @@ TAG_PATHS: dict[str, str] = {
 def _tags(type_: str, props: dict[str, Any]) -> dict[str, Any]:
     if type_ == "aws:autoscaling/group:Group":
         # List form; only tags propagated at launch reach the instances that cost money.
-        return {t.get("key"): t.get("value") for t in props.get("tags") or [] if t.get("propagateAtLaunch")}
+        return {t.get("key"): t.get("value") for t in items(props.get("tags")) or []
+                if t.get("propagateAtLaunch") in (True, "true")}
     path = TAG_PATHS.get(type_, "tags" if type_.startswith("aws:") else "labels")
     node: Any = props
     for part in path.split("."):
@@ -55,9 +56,10 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         kind = "tags" if t.startswith("aws:") else "labels"
         report(f"{args.name} ({t}) lacks cost {kind} {', '.join(missing)}; required: {', '.join(required)}", None)
     if t == "aws:ec2/launchTemplate:LaunchTemplate":
-        specs = {s.get("resourceType"): s.get("tags") or {} for s in props.get("tagSpecifications") or []}
+        specs = {s.get("resourceType"): s.get("tags") or {} for s in items(props.get("tagSpecifications")) or []}
         for kind in ("instance", "volume"):
-            lacking = [k for k in required if not specs.get(kind, {}).get(k)]
+            tags_of = specs.get(kind)
+            lacking = [k for k in required if not (isinstance(tags_of, dict) and tags_of.get(k))]
             if lacking:
                 report(f"{args.name}: launched {kind}s lack cost tags {', '.join(lacking)} (tagSpecifications)", None)
 
@@ -66,7 +68,7 @@ POLICY = ResourceValidationPolicy(
     name="required-cost-tags",
     description="Resources that cost money carry environment, team and cost-center tags (AWS) or labels (GCP).",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={"requiredTags": {"type": "array", "items": {"type": "string"},
                                      "default": ["environment", "team", "cost-center"]}},

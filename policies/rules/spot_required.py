@@ -10,7 +10,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import environment, stack_cost
+from rules.support import environment, guarded, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -31,7 +31,7 @@ POLICY = StackValidationPolicy(
     description="Accelerator capacity in non-prod environments runs on spot (at most maxOnDemandAccelerators "
                 "on-demand per group).",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={
             "environments": {"type": "array", "items": {"type": "string"}, "default": ["dev", "staging"]},

@@ -20,7 +20,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import budget_file, drivers, money, stack_cost
+from rules.support import budget_file, drivers, guarded, money, over, stack_cost
 
 _pending: list[str] = []
 
@@ -33,7 +33,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     top = int(cfg.get("topDrivers", 3))
     cost, _ = stack_cost(args)
     expected = cost.expected_monthly_usd
-    if expected > limit:
+    if over(expected, limit):
         report(f"expected monthly cost {money(expected)} exceeds the budget monthlyLimitUsd {money(limit)} "
                f"in {budget_file()} by {money(expected - limit)}; top cost drivers: {drivers(cost, top)}", None)
     elif expected > ratio * limit:
@@ -53,7 +53,7 @@ POLICY = StackValidationPolicy(
     description="The stack's expected monthly cost (desired capacity, spot share, schedules, usage) stays under "
                 "the environment's monthly budget.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={
             "monthlyLimitUsd": {"type": "number", "minimum": 0, "description": "Monthly budget in USD."},

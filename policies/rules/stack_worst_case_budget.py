@@ -10,7 +10,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import budget_file, drivers, money, stack_cost
+from rules.support import budget_file, drivers, guarded, money, over, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -18,7 +18,7 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     limit = float(cfg["monthlyLimitUsd"])
     cost, _ = stack_cost(args)
     worst = cost.worst_case_monthly_usd
-    if worst > limit:
+    if over(worst, limit):
         report(f"worst-case monthly cost {money(worst)} (every group at max size, 730 h) exceeds "
                f"monthlyLimitUsd {money(limit)} in {budget_file()} by {money(worst - limit)}; "
                f"top cost drivers: {drivers(cost, int(cfg.get('topDrivers', 3)), worst=True)}", None)
@@ -29,7 +29,7 @@ POLICY = StackValidationPolicy(
     description="The stack's worst-case monthly cost (max capacity everywhere, around the clock) stays under a "
                 "ceiling, so autoscaling cannot spend past it.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={
             "monthlyLimitUsd": {"type": "number", "minimum": 0, "description": "Worst-case monthly ceiling in USD."},

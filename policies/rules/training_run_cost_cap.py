@@ -10,14 +10,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from rules.support import money, stack_cost
+from rules.support import guarded, money, over, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
     cap = float(args.get_config()["maxRunUsd"])
     cost, _ = stack_cost(args)
     for line in cost.lines:
-        if line.per_run_usd is not None and line.per_run_usd > cap:
+        if line.per_run_usd is not None and over(line.per_run_usd, cap):
             report(f"{line.name}: one run costs up to {money(line.per_run_usd)} ({line.basis}); "
                    f"maxRunUsd is {money(cap)}. Lower activeDeadlineSeconds or the node count", line.urn)
 
@@ -27,7 +27,7 @@ POLICY = StackValidationPolicy(
     description="A training job's cost per run (nodes x price x maximum run hours from its deadline) stays under "
                 "a cap.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
     config_schema=PolicyConfigSchema(
         properties={"maxRunUsd": {"type": "number", "minimum": 0, "description": "Cap per run in USD."}},
         required=["maxRunUsd"],

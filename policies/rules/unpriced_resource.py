@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, StackValidationArgs, StackValidationPolicy
 
-from rules.support import stack_cost
+from rules.support import guarded, stack_cost
 
 
 def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -18,7 +18,8 @@ def _validate(args: StackValidationArgs, report: ReportViolation) -> None:
 POLICY = StackValidationPolicy(
     name="unpriced-resource",
     description="Every resource is priced or explicitly free; a cost that cannot be determined (unknown type, "
-                "value unknown at preview, no public price) blocks the change instead of counting as $0.",
+                "value unknown at preview, no public price, a price or usage figure that is not a finite number >= 0) "
+                "blocks the change instead of counting as $0.",
     enforcement_level=EnforcementLevel.MANDATORY,
-    validate=_validate,
+    validate=guarded(_validate),
 )

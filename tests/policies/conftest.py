@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
-from aiinfra.costs.policy_pack import PackResource, PackResult, pack_resources, run_policy_pack
 from aiinfra.offline import StackConfig, run_plan
+from aiinfra.policyhost.host import PackResource, PackResult, pack_resources, run_policy_pack
 from tests.conftest import BASE_AWS, ROOT
 
 PACK = ROOT / "policies"
 
 # The budgets of the test baseline: roomy enough that the baseline passes every rule.
 BASE_POLICY_CONFIG: dict[str, Any] = {
+    "budget-environment": {"environment": "dev"},
     "stack-monthly-budget": {"monthlyLimitUsd": 2000},
     "stack-monthly-budget-warning": "advisory",
     "stack-worst-case-budget": {"monthlyLimitUsd": 5000},

@@ -27,6 +27,11 @@ def test_budget_files_are_owned_by_finance_alone() -> None:
         assert owners_of(budget.relative_to(ROOT).as_posix()) == ["@ai-infra/finance"], budget.name
 
 
-def test_policy_rules_need_platform_or_finance() -> None:
-    assert owners_of("policies/rules/stack_monthly_budget.py") == ["@ai-infra/platform", "@ai-infra/finance"]
+def test_what_prices_or_judges_needs_finance_and_the_rest_platform() -> None:
+    # Any one listed owner can approve, so finance must be the only owner named where prices are set.
+    for path in ("policies/rules/stack_monthly_budget.py", "policies/__main__.py", "aiinfra/costs/model.py",
+                 "aiinfra/catalog/data/prices_aws.json", "aiinfra/catalog/data/tpu.json",
+                 "aiinfra/policyhost/host.py", ".github/workflows/deploy-stack.yml", "CODEOWNERS"):
+        assert owners_of(path) == ["@ai-infra/finance"], path
     assert owners_of("components/spec.py") == ["@ai-infra/platform"]
+    assert owners_of(".github/workflows/images.yml") == ["@ai-infra/platform"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from aiinfra.costs import UNKNOWN
-from aiinfra.costs.policy_pack import PackResource, PackResult, PolicyPackError
+from aiinfra.policyhost.host import PackResource, PackResult, PolicyPackError
 from tests.policies.conftest import BASE_POLICY_CONFIG, change
 
 ASG = "aws:autoscaling/group:Group"
@@ -147,16 +147,25 @@ def test_security_guardrails(run_pack: Run, type_: str, update: Callable[[dict[s
 
 
 def test_all_key_sets_every_level_and_a_policy_entry_overrides_it(run_pack: Run) -> None:
-    config = {**BASE_POLICY_CONFIG, "all": "advisory", "accelerator-allowlist": {
-        "enforcementLevel": "mandatory", "allowed": []}, "max-accelerators": {"maxPerGroup": 1, "maxPerStack": 16}}
-    result = run_pack(policy_config=config)
+    # `all` may lower the guardrails; the budget rules must then say mandatory themselves (they are locked).
+    locked = {name: {**BASE_POLICY_CONFIG.get(name, {}), "enforcementLevel": "mandatory"} for name in (
+        "budget-environment", "unpriced-resource", "stack-monthly-budget", "stack-worst-case-budget",
+        "training-run-cost-cap", "accelerator-allowlist", "spot-required", "max-accelerators")}
+    config = {**BASE_POLICY_CONFIG, **locked, "all": "advisory", "imdsv2-required": "mandatory"}
+
+    def weaken(resources: list[PackResource]) -> list[PackResource]:
+        resources = change(LT, lambda p: p["metadataOptions"].update(httpTokens="optional"))(resources)
+        return change("aws:efs/fileSystem:FileSystem", lambda p: p.update(encrypted=False))(resources)
+
+    result = run_pack(weaken, policy_config=config)
     assert {(v.policy, v.level) for v in result.violations} == {
-        ("accelerator-allowlist", "mandatory"), ("max-accelerators", "advisory")}
+        ("imdsv2-required", "mandatory"), ("encryption-at-rest", "advisory")}
 
 
-def test_disabled_policy_reports_nothing(run_pack: Run) -> None:
-    config = {**BASE_POLICY_CONFIG, "accelerator-allowlist": {"enforcementLevel": "disabled", "allowed": []}}
-    assert found(run_pack(policy_config=config), "accelerator-allowlist") == []
+def test_disabled_guardrail_reports_nothing(run_pack: Run) -> None:
+    config = {**BASE_POLICY_CONFIG, "imdsv2-required": "disabled"}
+    weaken = change(LT, lambda p: p["metadataOptions"].update(httpTokens="optional"))
+    assert found(run_pack(weaken, policy_config=config), "imdsv2-required") == []
 
 
 def test_schema_errors_are_reported_like_the_cli(run_pack: Run) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiinfra.costs.policy_pack import PolicyInfo, PolicyPackError, load_policy_config_file, reconcile_config
+from aiinfra.policyhost.host import PolicyInfo, PolicyPackError, load_policy_config_file, reconcile_config
 
 POLICIES = [
     PolicyInfo("stack-monthly-budget", "mandatory", {"monthlyLimitUsd": {"type": "number"},
