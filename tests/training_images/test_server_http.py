@@ -259,3 +259,183 @@ def test_sigterm_drains_in_flight_request(onnx_model: Path, child_env: dict[str,
     status, body = result["resp"]
     assert status == 200 and body["outputs"][0]["shape"] == [1, 10]
     assert s.proc.wait(timeout=30) == 0
+
+
+# --- Hardening: hostile and malformed inputs, caps, auth, timeouts, bounded metrics -------------------------
+
+HOSTILE_REQUESTS = {
+    "nan literal": (
+        b'{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[NaN' + b",0" * 63 + b"]}]}",
+        400,
+        "malformed JSON",
+    ),
+    "float32 overflow to infinity": (json.dumps(_row(data=[1e39] * 64)).encode(), 400, "must be finite"),
+    "deep nesting": (b"[" * 200_000 + b"]" * 200_000, 413, "exceeds 65536 bytes"),
+    "nesting past the parser's depth": (b"[" * 5_000 + b"]" * 5_000, 400, "malformed JSON"),
+    "ragged rows": (
+        json.dumps(_row(shape=[2, 64], data=[[0.5] * 63, [0.5] * 65])).encode(),
+        400,
+        "does not match shape",
+    ),
+    "nested deeper than shape": (json.dumps(_row(data=[[[0.5]] * 64])).encode(), 400, "deeper than shape"),
+    "top-level parameters a list": (json.dumps({**_row(), "parameters": [1]}).encode(), 400, "'parameters' must be"),
+    "output parameters a string": (
+        json.dumps({**_row(), "outputs": [{"name": "logits", "parameters": "x"}]}).encode(),
+        400,
+        "'parameters' must be an object",
+    ),
+    "input parameters a list": (json.dumps(_row(parameters=[1])).encode(), 400, "'parameters' must be an object"),
+    "booleans as floats": (json.dumps(_row(data=[True] * 64)).encode(), 400, "data must be numbers"),
+    "id not a string": (json.dumps({**_row(), "id": {"a": 1}}).encode(), 400, "'id' must be a string"),
+    "empty outputs": (json.dumps({**_row(), "outputs": []}).encode(), 400, "non-empty list"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_REQUESTS))
+def test_hostile_input_gets_4xx_json_error(server: Server, case: str) -> None:
+    body, want_status, want_text = HOSTILE_REQUESTS[case]
+    status, _, raw = server.request("POST", "/v2/models/digits/infer", body, {"Content-Type": "application/json"})
+    assert status == want_status
+    assert want_text in json.loads(raw)["error"]
+
+
+def test_binary_nan_and_infinity_are_refused(server: Server) -> None:
+    for bad in (np.nan, np.inf, -np.inf):
+        x = np.zeros((2, 64), dtype=np.float32)
+        x[1, 3] = bad
+        header = json.dumps(
+            {
+                "inputs": [
+                    {"name": "input", "shape": [2, 64], "datatype": "FP32", "parameters": {"binary_data_size": 512}}
+                ]
+            }
+        ).encode()
+        status, _, raw = server.request(
+            "POST",
+            "/v2/models/digits/infer",
+            header + x.tobytes(),
+            {"Inference-Header-Content-Length": str(len(header))},
+        )
+        assert status == 400
+        assert "element 67" in json.loads(raw)["error"] and "must be finite" in json.loads(raw)["error"]
+
+
+def test_metric_labels_stay_bounded_under_random_urls(server: Server) -> None:
+    before = server.request("GET", "/metrics")[2].decode().count("\n")
+    for i in range(60):
+        assert server.json("POST", f"/v2/models/random-{i}/infer", _row())[0] == 404
+        assert server.request("GET", f"/no/such/path/{i}")[0] == 404
+    text = server.request("GET", "/metrics")[2].decode()
+    assert "random-" not in text and "/no/such" not in text
+    assert re.search(r'http_requests_total\{code="404",method="POST",route="/v2/models/\{name\}/infer"\} [1-9]', text)
+    assert re.search(r'http_requests_total\{code="404",method="GET",route="unmatched"\} [1-9]', text)
+    # 120 requests to 120 distinct URLs added a handful of series, not one per URL.
+    assert text.count("\n") - before < 20
+
+
+def _export_lm_shaped(path: Path) -> Path:
+    """Security finding 5's model: INT64 [B, T] -> FP32 [B, T, 256] with dynamic batch and sequence axes."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Embedding(256, 64), torch.nn.Linear(64, 256)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            net,
+            (torch.zeros(1, 8, dtype=torch.int64),),
+            str(path),
+            dynamo=False,
+            input_names=["input"],
+            output_names=["logits"],
+            dynamic_axes={"input": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}},
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def lm_server(tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]) -> Iterator[Server]:
+    model = _export_lm_shaped(tmp_path_factory.mktemp("lm") / "lm.onnx")
+    # Small caps so the test requests stay small: 512 tokens per axis, 2,048 per request, 1 MiB responses.
+    s = start_server(
+        child_env,
+        str(model),
+        MAX_DYNAMIC_DIM="512",
+        MAX_DYNAMIC_ELEMENTS="2048",
+        MAX_RESPONSE_BYTES=str(1024 * 1024),
+        BODY_READ_TIMEOUT_S="0.5",
+    )
+    yield s
+    assert stop_server(s) == 0
+
+
+def _tokens(ids: np.ndarray, binary: bool) -> tuple[bytes, dict[str, str]]:
+    tensor: dict[str, Any] = {"name": "input", "shape": list(ids.shape), "datatype": "INT64"}
+    if not binary:
+        return json.dumps({"inputs": [{**tensor, "data": ids.ravel().tolist()}]}).encode(), {}
+    tensor["parameters"] = {"binary_data_size": ids.nbytes}
+    header = json.dumps(
+        {"inputs": [tensor], "outputs": [{"name": "logits", "parameters": {"binary_data": True}}]}
+    ).encode()
+    return header + ids.tobytes(), {"Inference-Header-Content-Length": str(len(header))}
+
+
+def test_lm_shaped_model_caps_sequence_tokens_and_response(lm_server: Server) -> None:
+    def post(ids: np.ndarray, binary: bool = False) -> tuple[int, str]:
+        body, headers = _tokens(ids, binary)
+        status, _, raw = lm_server.request("POST", "/v2/models/digits/infer", body, headers)
+        return status, raw[:2000].decode(errors="replace")
+
+    status, text = post(np.zeros((1, 513), np.int64))
+    assert status == 413 and "axis 1 has size 513, above the limit 512" in text
+    status, text = post(np.zeros((8, 512), np.int64))
+    assert status == 413 and "4096 elements over its dynamic axes, above the limit 2048" in text
+    # 2,048 tokens x 256 logits: 8.4 MB of JSON at worst, 2 MiB binary: both over the 1 MiB cap, refused before running.
+    status, text = post(np.zeros((4, 512), np.int64))
+    assert status == 413 and "MAX_RESPONSE_BYTES" in text
+    status, text = post(np.zeros((4, 512), np.int64), binary=True)
+    assert status == 413 and "2,097," in text
+    # 1,024 logits x 256 x 4 B = exactly the 1 MiB cap plus the header: refused; half of it fits.
+    assert post(np.zeros((1, 256), np.int64), binary=True)[0] == 200
+    assert post(np.zeros((1, 32), np.int64))[0] == 200
+    status, text = post(np.full((1, 4), 300, np.int64))
+    assert status == 400 and "the model rejected the input" in text  # token id outside the embedding table
+    status, text = post(np.array([[1.5, 2.0]]), binary=False)
+    assert status == 400 and "must be integers for datatype INT64" in text
+    assert lm_server.json("GET", "/v2/health/live")[0] == 200
+
+
+def test_slow_body_gets_408_and_server_stays_responsive(lm_server: Server) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", lm_server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v2/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"inputs": ['
+        )
+        start = time.monotonic()
+        reply = sock.recv(4096).decode()
+        waited = time.monotonic() - start
+    assert reply.startswith("HTTP/1.1 408") and "BODY_READ_TIMEOUT_S" in reply
+    assert waited < 5  # the 0.5 s limit, not the client's patience
+    assert lm_server.json("GET", "/v2/health/live")[0] == 200
+
+
+def test_bearer_token_auth(onnx_model: Path, tmp_path: Path, child_env: dict[str, str]) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("s3cret-token-0123456789abcdef\n")
+    s = start_server(child_env, str(onnx_model), wait_ready=False, AUTH_TOKEN_FILE=str(token_file))
+    try:
+        # Probes need no token (kubelet sends none); everything else does.
+        _deadline_poll(lambda: s.request("GET", "/v2/health/ready")[0] == 200, 30, "readiness")
+        assert s.json("GET", "/v2/health/live")[0] == 200
+        body = json.dumps(_row()).encode()
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789abcdef"}, {"Authorization": "Basic abc"}):
+            status, resp_headers, raw = s.request("POST", "/v2/models/digits/infer", body, headers)
+            assert status == 401 and resp_headers["WWW-Authenticate"].startswith("Bearer")
+            assert "bearer token" in json.loads(raw)["error"]
+        assert s.request("GET", "/metrics")[0] == 401
+        assert s.request("GET", "/v2/models/digits")[0] == 401
+        good = {"Authorization": "Bearer s3cret-token-0123456789abcdef"}
+        assert s.request("POST", "/v2/models/digits/infer", body, good)[0] == 200
+        assert s.request("GET", "/metrics", None, good)[0] == 200
+    finally:
+        assert stop_server(s) == 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import pytest
 import torch
 from moto import mock_aws
 from server import model as model_mod
-from server.app import Settings
+from server import protocol
+from server.app import Settings, SettingsError, State
 from server.batching import Batcher, QueueFullError
 
 IMAGES = Path(__file__).resolve().parents[2] / "training_images"
@@ -103,6 +106,84 @@ def test_settings_need_model_uri() -> None:
     assert Settings.from_env({"MODEL_URI": "/m.onnx"}).port == 8080
 
 
-def test_storage_module_matches_trainer_copy() -> None:
-    trainer_copy = (IMAGES / "trainer/trainer/storage.py").read_text()
-    assert (IMAGES / "server/server/storage.py").read_text() == trainer_copy
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MAX_RESPONSE_BYTES": "lots"}, "MAX_RESPONSE_BYTES: 'lots' is not an integer"),
+        ({"BODY_READ_TIMEOUT_S": "nan"}, "BODY_READ_TIMEOUT_S: 'nan' is below the minimum 0.001"),
+        ({"MAX_DYNAMIC_DIM": "0"}, "MAX_DYNAMIC_DIM: '0' is below the minimum 1"),
+        ({"AUTH_TOKEN": "short"}, "AUTH_TOKEN: the token has 5 characters; use at least 16"),
+        ({"AUTH_TOKEN_FILE": "/nonexistent/token"}, "AUTH_TOKEN_FILE: cannot read '/nonexistent/token'"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings.from_env({"MODEL_URI": "/m.onnx", **env})
+
+
+def test_token_file_wins_and_is_stripped(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("  0123456789abcdef0123\n")
+    s = Settings.from_env({"MODEL_URI": "/m.onnx", "AUTH_TOKEN_FILE": str(token), "AUTH_TOKEN": "ignored-ignored-x"})
+    assert s.auth_token == "0123456789abcdef0123"
+    assert Settings.from_env({"MODEL_URI": "/m.onnx"}).auth_token == ""  # auth off unless configured
+
+
+def _export(tmp_path: Path, hidden: int) -> Path:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, 10)).eval()
+    path = tmp_path / f"m{hidden}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            net,
+            (torch.zeros(1, 64),),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            dynamic_axes={"x": {0: "b"}, "y": {0: "b"}},
+        )
+    return path
+
+
+def test_cheap_calls_run_on_the_loop_and_large_work_in_threads(tmp_path: Path) -> None:
+    model = model_mod.load(str(_export(tmp_path, 16)), "m")
+    assert model.cost is not None and model.predict_run_s(1) is not None
+    assert model.predict_run_s(model_mod.CALIBRATION_ROWS + 1) is None  # beyond what was measured: never inline
+
+    def where(*_: object) -> str:
+        return threading.current_thread().name
+
+    async def scenario(inline_us: float) -> tuple[str, str, str, str]:
+        state = State(Settings(model_uri="unused", inline_infer_us=inline_us, inline_codec_bytes=1000))
+        x = {"x": np.zeros((1, 64), np.float32)}
+        loop_thread = threading.current_thread().name
+        ran = await state.run(model, x, ["y"], 1)
+        assert ran[0].shape == (1, 10)
+        small, large = await state.codec_call(10, where), await state.codec_call(10_000, where)
+        original = model.run
+        try:
+            model.run = lambda feeds, outs: [where()]  # type: ignore[method-assign, list-item]
+            cheap = (await state.run(model, x, ["y"], 1))[0]
+            costly = (await state.run(model, x, ["y"], 10_000))[0]
+        finally:
+            model.run = original  # type: ignore[method-assign]
+            state.executor.shutdown()
+            state.codec.shutdown()
+        assert small == loop_thread and large.startswith("codec")
+        return loop_thread, cheap, costly, large
+
+    loop_thread, cheap, costly, _ = asyncio.run(scenario(inline_us=1e6))
+    assert cheap == loop_thread and costly.startswith("ort")  # unmeasured size: executor
+    loop_thread, cheap, _, _ = asyncio.run(scenario(inline_us=0.0))
+    assert cheap.startswith("ort")  # INLINE_INFER_US=0 turns the inline path off
+
+
+def test_output_bytes_are_predicted_from_symbolic_axes(tmp_path: Path) -> None:
+    model = model_mod.load(str(_export(tmp_path, 16)), "m")
+    req = protocol.InferRequest(None, {"x": np.zeros((7, 64), np.float32)}, ["y"], set())
+    assert protocol.predict_response_bytes(model, req) == 7 * 10 * 16 + 128  # JSON worst case per FP32
+    req.binary_outputs = {"y"}
+    assert protocol.predict_response_bytes(model, req) == 7 * 10 * 4 + 128

@@ -6,6 +6,8 @@ import asyncio
 import signal
 import sys
 
+import uvloop
+
 from server.app import Settings, serve
 
 
@@ -23,7 +25,8 @@ def main() -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_main(settings))
+    # uvloop (libuv) runs the same asyncio code with a fraction of the per-request event-loop overhead.
+    uvloop.run(_main(settings))
     return 0
 
 

@@ -1,8 +1,9 @@
-"""aiohttp application: Open Inference Protocol routes, JSON errors, readiness, metrics, graceful drain."""
+"""aiohttp application: Open Inference Protocol routes, JSON errors, readiness, metrics, auth, graceful drain."""
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -10,9 +11,12 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from aiohttp import web
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from server import model as model_mod
@@ -22,7 +26,47 @@ from server.metrics import Metrics
 
 log = logging.getLogger("server")
 SERVER_NAME = "ai-infra-onnx-server"
-SERVER_VERSION = "1.0.0"
+SERVER_VERSION = "1.1.0"
+MIN_TOKEN_CHARS = 16
+# Routes Kubernetes probes call without credentials; every other route needs the token when one is set.
+PUBLIC_ROUTES = frozenset({"/v2/health/live", "/v2/health/ready"})
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """A bad env var; the message names it, its value and what is allowed."""
+
+
+def _number(env: dict[str, str], key: str, default: float, minimum: float, cast: type = int) -> Any:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return cast(default)
+    try:
+        value = cast(raw)
+    except ValueError:
+        raise SettingsError(f"{key}: {raw!r} is not {'an integer' if cast is int else 'a number'}") from None
+    if not value >= minimum:  # also refuses NaN
+        raise SettingsError(f"{key}: {raw!r} is below the minimum {cast(minimum)}")
+    return value
+
+
+def _token(env: dict[str, str]) -> str:
+    """The bearer token from AUTH_TOKEN_FILE (a mounted Secret) or AUTH_TOKEN; empty = auth off."""
+    path = env.get("AUTH_TOKEN_FILE", "")
+    if path:
+        try:
+            token = Path(path).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"AUTH_TOKEN_FILE: cannot read {path!r}: {exc}") from None
+        where = "AUTH_TOKEN_FILE"
+    else:
+        token, where = env.get("AUTH_TOKEN", "").strip(), "AUTH_TOKEN"
+    if (path or env.get("AUTH_TOKEN")) and len(token) < MIN_TOKEN_CHARS:
+        raise SettingsError(
+            f"{where}: the token has {len(token)} characters; use at least {MIN_TOKEN_CHARS} "
+            "(for example `openssl rand -hex 32`)"
+        )
+    return token
 
 
 @dataclass(frozen=True)
@@ -35,67 +79,124 @@ class Settings:
     port: int = 8080  # PORT; 0 picks a free port (printed at start)
     max_body_bytes: int = 8 * 1024 * 1024  # MAX_BODY_BYTES; larger bodies get 413
     max_request_batch: int = 1024  # MAX_REQUEST_BATCH; larger batch dimensions get 413
+    max_dynamic_dim: int = 4096  # MAX_DYNAMIC_DIM; a larger non-batch dynamic axis (sequence) gets 413
+    max_dynamic_elements: int = 65536  # MAX_DYNAMIC_ELEMENTS; product of an input's dynamic axes, else 413
+    max_response_bytes: int = 32 * 1024 * 1024  # MAX_RESPONSE_BYTES; larger responses are refused with 413
+    body_timeout_s: float = 15.0  # BODY_READ_TIMEOUT_S; a body not received within this gets 408
+    auth_token: str = ""  # AUTH_TOKEN_FILE (a mounted Secret) or AUTH_TOKEN; empty = no auth
     max_batch: int = 0  # MAX_BATCH_SIZE; dynamic batching off when 0
     batch_timeout_ms: float = 2.0  # BATCH_TIMEOUT_MS; longest wait to fill a batch
     max_queue: int = 256  # MAX_QUEUE; requests waiting for a batch before 503
     workers: int = 0  # INFER_WORKERS; threads running ONNX Runtime, 0 = CPU count
     intra_op_threads: int = 1  # ORT_INTRA_OP_THREADS
+    inline_codec_bytes: int = 64 * 1024  # INLINE_CODEC_BYTES; larger bodies are parsed/encoded off the loop
+    inline_infer_us: float = 100.0  # INLINE_INFER_US; calls predicted faster than this run on the loop
     shutdown_timeout_s: float = 30.0  # SHUTDOWN_TIMEOUT_S; drain time for in-flight requests on SIGTERM
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ) if env is None else env
         if not env.get("MODEL_URI"):
-            raise ValueError("MODEL_URI: required; set it to a local .onnx path or s3://bucket/key")
+            raise SettingsError("MODEL_URI: required; set it to a local .onnx path or s3://bucket/key")
         return cls(
             model_uri=env["MODEL_URI"],
             model_name=env.get("MODEL_NAME", "model"),
             host=env.get("HOST", "0.0.0.0"),
-            port=int(env.get("PORT", "8080")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(8 * 1024 * 1024))),
-            max_request_batch=int(env.get("MAX_REQUEST_BATCH", "1024")),
-            max_batch=int(env.get("MAX_BATCH_SIZE", "0")),
-            batch_timeout_ms=float(env.get("BATCH_TIMEOUT_MS", "2")),
-            max_queue=int(env.get("MAX_QUEUE", "256")),
-            workers=int(env.get("INFER_WORKERS", "0")),
-            intra_op_threads=int(env.get("ORT_INTRA_OP_THREADS", "1")),
-            shutdown_timeout_s=float(env.get("SHUTDOWN_TIMEOUT_S", "30")),
+            port=_number(env, "PORT", 8080, 0),
+            max_body_bytes=_number(env, "MAX_BODY_BYTES", 8 * 1024 * 1024, 1024),
+            max_request_batch=_number(env, "MAX_REQUEST_BATCH", 1024, 1),
+            max_dynamic_dim=_number(env, "MAX_DYNAMIC_DIM", 4096, 1),
+            max_dynamic_elements=_number(env, "MAX_DYNAMIC_ELEMENTS", 65536, 1),
+            max_response_bytes=_number(env, "MAX_RESPONSE_BYTES", 32 * 1024 * 1024, 1024),
+            body_timeout_s=_number(env, "BODY_READ_TIMEOUT_S", 15.0, 0.001, float),
+            auth_token=_token(env),
+            max_batch=_number(env, "MAX_BATCH_SIZE", 0, 0),
+            batch_timeout_ms=_number(env, "BATCH_TIMEOUT_MS", 2.0, 0.0, float),
+            max_queue=_number(env, "MAX_QUEUE", 256, 1),
+            workers=_number(env, "INFER_WORKERS", 0, 0),
+            intra_op_threads=_number(env, "ORT_INTRA_OP_THREADS", 1, 0),
+            inline_codec_bytes=_number(env, "INLINE_CODEC_BYTES", 64 * 1024, 0),
+            inline_infer_us=_number(env, "INLINE_INFER_US", 100.0, 0.0, float),
+            shutdown_timeout_s=_number(env, "SHUTDOWN_TIMEOUT_S", 30.0, 0.0, float),
+        )
+
+    @property
+    def limits(self) -> protocol.Limits:
+        return protocol.Limits(
+            self.max_request_batch, self.max_dynamic_dim, self.max_dynamic_elements, self.max_response_bytes
         )
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response({"error": message}, status=status, headers=headers)
+
+
+def _route(request: web.Request) -> str:
+    """The route template ("/v2/models/{name}/infer"), never the raw path: metric labels stay bounded."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 @web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
-    """Every error leaves as ``{"error": ...}`` - aiohttp's own 404/405/413 included."""
+    """Every error leaves as ``{"error": ...}`` - aiohttp's own 404/405/413 included - and is counted."""
+    state = request.app[STATE]
+    status = 500
     try:
-        return await handler(request)
+        if state.settings.auth_token and _route(request) not in PUBLIC_ROUTES:
+            _authorize(request, state.settings.auth_token)
+        response = await handler(request)
+        status = response.status
+        return response
     except protocol.ProtocolError as exc:
-        return _error(exc.status, str(exc))
+        status = exc.status
+        return _error(exc.status, str(exc), exc.headers if isinstance(exc, AuthError) else None)
     except web.HTTPRequestEntityTooLarge:
-        return _error(413, f"request body exceeds {request.app[STATE].settings.max_body_bytes} bytes")
+        status = 413
+        return _error(413, f"request body exceeds {state.settings.max_body_bytes} bytes (MAX_BODY_BYTES)")
     except web.HTTPException as exc:
+        status = exc.status
         if exc.status < 400:
             raise
         return _error(exc.status, exc.reason)
+    finally:
+        state.metrics.http_requests.labels(_route(request), request.method, str(status)).inc()
+
+
+class AuthError(protocol.ProtocolError):
+    def __init__(self, message: str):
+        super().__init__(message, 401)
+        self.headers = {"WWW-Authenticate": 'Bearer realm="inference"'}
+
+
+def _authorize(request: web.Request, token: str) -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
+    # Constant-time: the comparison's duration does not tell how much of the token matched.
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AuthError("invalid bearer token")
 
 
 class State:
-    """Everything the handlers share: the model once loaded, metrics, executor, batcher."""
+    """Everything the handlers share: the model once loaded, metrics, executors, batcher."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
+        self.limits = settings.limits
         self.model: model_mod.Model | None = None
         self.load_error: str | None = None
         self.draining = False
         self.metrics = Metrics()
+        self.infer = self.metrics.for_model(settings.model_name)
         self.executor = ThreadPoolExecutor(
             max_workers=settings.workers or os.cpu_count() or 1, thread_name_prefix="ort"
         )
+        # Parsing and encoding large bodies: their own threads, so they never queue behind model runs.
+        self.codec = ThreadPoolExecutor(max_workers=2, thread_name_prefix="codec")
         self.batcher: Batcher | None = None
 
     @property
@@ -103,9 +204,33 @@ class State:
         return self.model is not None and not self.draining
 
     async def run_model(self, x: np.ndarray, outputs: list[str]) -> list[np.ndarray]:
+        """The batcher's runner: one merged batch of the single input."""
         assert self.model is not None
-        feeds = {self.model.inputs[0].name: x}
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.model.run, feeds, outputs)
+        spec = self.model.inputs[0]
+        dynamic = int(np.prod([d for d, e in zip(x.shape, spec.shape, strict=True) if e == -1]))
+        return await self.run(self.model, {spec.name: x}, outputs, dynamic)
+
+    async def run(
+        self, model: model_mod.Model, feeds: dict[str, np.ndarray], outputs: list[str], dynamic: int
+    ) -> list[np.ndarray]:
+        """Run the model: on the loop when it is predicted cheaper than a thread hand-off, else in the executor."""
+        predicted = model.predict_run_s(dynamic)
+        if predicted is not None and predicted * 1e6 <= self.settings.inline_infer_us:
+            return _model_run(model, feeds, outputs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, _model_run, model, feeds, outputs)
+
+    async def codec_call(self, size: int, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` inline for small bodies (sub-millisecond), in the codec threads for large ones."""
+        if size <= self.settings.inline_codec_bytes:
+            return fn(*args)
+        return await asyncio.get_running_loop().run_in_executor(self.codec, fn, *args)
+
+
+def _model_run(model: model_mod.Model, feeds: dict[str, np.ndarray], outputs: list[str]) -> list[np.ndarray]:
+    try:
+        return model.run(feeds, outputs)
+    except InvalidArgument as exc:  # e.g. a token id outside the embedding table: the input's fault
+        raise protocol.ProtocolError(f"the model rejected the input: {exc}") from None
 
 
 STATE: web.AppKey[State] = web.AppKey("state", State)
@@ -125,8 +250,8 @@ def _model(request: web.Request) -> model_mod.Model:
         )
     if name != state.model.name or (version is not None and version != state.model.version):
         raise protocol.ProtocolError(
-            f"unknown model '{name}'"
-            + (f" version '{version}'" if version else "")
+            f"unknown model '{name[:100]}'"
+            + (f" version '{version[:100]}'" if version else "")
             + f"; this server serves '{state.model.name}' version '{state.model.version}'",
             404,
         )
@@ -151,19 +276,20 @@ async def model_metadata(request: web.Request) -> web.Response:
 
 
 async def model_ready(request: web.Request) -> web.Response:
-    _model(request)
+    model = _model(request)
     ok = _state(request).ready
-    return web.json_response({"name": request.match_info["name"], "ready": ok}, status=200 if ok else 503)
+    return web.json_response({"name": model.name, "ready": ok}, status=200 if ok else 503)
 
 
 async def infer(request: web.Request) -> web.Response:
     state = _state(request)
-    name = request.match_info["name"]
+    model = _model(request)  # an unknown name is refused here, before it could become a metric label
     start = time.perf_counter()
-    state.metrics.in_flight.inc()
+    m = state.infer
+    m.in_flight.inc()
     status = 500
     try:
-        response = await _infer(request, state)
+        response = await _infer(request, state, model)
         status = response.status
         return response
     except protocol.ProtocolError as exc:
@@ -173,34 +299,43 @@ async def infer(request: web.Request) -> web.Response:
         status = exc.status
         raise
     finally:
-        state.metrics.in_flight.dec()
-        state.metrics.requests.labels(name, str(status)).inc()
-        state.metrics.latency.labels(name).observe(time.perf_counter() - start)
+        m.in_flight.dec()
+        m.requests(status).inc()
+        m.latency.observe(time.perf_counter() - start)
 
 
-async def _infer(request: web.Request, state: State) -> web.Response:
-    model = _model(request)
+async def _read_body(request: web.Request, state: State) -> bytes:
+    try:
+        async with asyncio.timeout(state.settings.body_timeout_s):
+            return await request.read()
+    except TimeoutError:
+        raise protocol.ProtocolError(
+            f"request body not received within {state.settings.body_timeout_s:g} s (BODY_READ_TIMEOUT_S)", 408
+        ) from None
+
+
+async def _infer(request: web.Request, state: State, model: model_mod.Model) -> web.Response:
     if state.draining:
         raise protocol.ProtocolError("server is shutting down", 503)
-    body = await request.read()
-    req = protocol.parse_infer(
-        body, request.headers.get(protocol.HEADER_LENGTH), model, state.settings.max_request_batch
+    body = await _read_body(request, state)
+    req = await state.codec_call(
+        len(body), protocol.parse_infer, body, request.headers.get(protocol.HEADER_LENGTH), model, state.limits
     )
     first = next(iter(req.inputs.values()))
     rows = int(first.shape[0]) if first.ndim else 1
-    state.metrics.request_batch.labels(model.name).observe(rows)
+    m = state.infer
+    m.request_batch.observe(rows)
     if state.batcher is not None and model.batchable:
         try:
-            state.metrics.queue_depth.set(state.batcher.depth + 1)
             arrays = await state.batcher.submit(first, req.outputs)
         except QueueFullError as exc:
             return _error(503, str(exc))
-        finally:
-            state.metrics.queue_depth.set(state.batcher.depth)
     else:
-        state.metrics.executed_batch.labels(model.name).observe(rows)
-        arrays = await asyncio.get_running_loop().run_in_executor(state.executor, model.run, req.inputs, req.outputs)
-    body_out, headers = protocol.encode_response(model, req, arrays)
+        m.executed_batch.observe(rows)
+        arrays = await state.run(model, req.inputs, req.outputs, req.dynamic_elements)
+    protocol.check_response_size(req, arrays, state.limits)
+    out_size = sum(a.nbytes for a in arrays)
+    body_out, headers = await state.codec_call(out_size, protocol.encode_response, model, req, arrays)
     return web.Response(body=body_out, headers=headers)
 
 
@@ -228,7 +363,7 @@ async def _load_model(app: web.Application) -> None:
             s.max_batch,
             s.batch_timeout_ms / 1e3,
             s.max_queue,
-            on_batch=lambda n: state.metrics.executed_batch.labels(s.model_name).observe(n),
+            on_batch=state.infer.executed_batch.observe,
         )
         state.batcher.start()
     state.model = loaded
@@ -240,6 +375,8 @@ async def _load_model(app: web.Application) -> None:
                 "model": s.model_name,
                 "inputs": [t.as_v2() for t in loaded.inputs],
                 "dynamic_batching": s.max_batch > 0,
+                "auth": bool(s.auth_token),
+                "cost_us": None if loaded.cost is None else [round(c * 1e6, 2) for c in loaded.cost],
             }
         ),
         flush=True,
@@ -258,6 +395,7 @@ async def _on_cleanup(app: web.Application) -> None:
     if state.batcher is not None:
         await state.batcher.stop()
     state.executor.shutdown(wait=True)
+    state.codec.shutdown(wait=True)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -280,7 +418,8 @@ def create_app(settings: Settings) -> web.Application:
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     """Serve until ``stop`` is set, then stop accepting, drain in-flight requests and return."""
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
+    # Idle keep-alive connections are closed after 75 s (aiohttp's default keeps them an hour).
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=75)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, shutdown_timeout=settings.shutdown_timeout_s)
     await site.start()

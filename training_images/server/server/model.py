@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import onnxruntime as ort
+from blobstore import storage
 
-from server import storage
+CALIBRATION_ROWS = 64  # dynamic elements of the larger calibration call; larger requests are never predicted
 
 # ONNX Runtime's type strings -> Open Inference Protocol datatypes.
 ORT_TO_V2 = {
@@ -45,6 +48,7 @@ class TensorSpec:
     name: str
     datatype: str
     shape: tuple[int, ...]  # -1 marks a dynamic dimension
+    symbols: tuple[str | None, ...] = ()  # the graph's name for each dynamic dimension ("batch", "seq"), if any
 
     def as_v2(self) -> dict[str, object]:
         return {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
@@ -52,7 +56,8 @@ class TensorSpec:
 
 def _spec(arg: ort.NodeArg) -> TensorSpec:
     shape = tuple(d if isinstance(d, int) and d >= 0 else -1 for d in arg.shape)
-    return TensorSpec(arg.name, ORT_TO_V2.get(arg.type, arg.type), shape)
+    symbols = tuple(d if isinstance(d, str) and d else None for d in arg.shape)
+    return TensorSpec(arg.name, ORT_TO_V2.get(arg.type, arg.type), shape, symbols)
 
 
 class Model:
@@ -62,6 +67,14 @@ class Model:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = intra_op_threads
         opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Worker threads spin after a run by default; on a shared CPU that spinning steals the cores the
+        # event loop needs, so threads sleep as soon as a run ends.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # A bad input (an out-of-range token id) is answered with a 400 naming ORT's message; ORT's own
+        # per-run error log would let each such request write a log line.
+        opts.log_severity_level = 4
         self.name = name
         self.version = "1"
         self.session = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
@@ -69,6 +82,7 @@ class Model:
         self.outputs = [_spec(a) for a in self.session.get_outputs()]
         # Requests can be merged only when the sole input has a dynamic batch dimension.
         self.batchable = len(self.inputs) == 1 and bool(self.inputs[0].shape) and self.inputs[0].shape[0] == -1
+        self.cost: tuple[float, float] | None = None  # (seconds at 1 dynamic element, seconds per extra one)
 
     def metadata(self) -> dict[str, object]:
         return {
@@ -82,7 +96,52 @@ class Model:
     def run(self, feeds: dict[str, np.ndarray], output_names: list[str]) -> list[np.ndarray]:
         return list(self.session.run(output_names, feeds))
 
+    def calibrate(self, rows: int = CALIBRATION_ROWS, repeats: int = 20) -> None:
+        """Warm the session up and time it on zeros at 1 and ``rows`` dynamic elements.
+
+        The result is a linear cost model (``predict_run_s``) the server uses to run cheap calls on
+        the event loop instead of paying a thread hand-off that costs more than the call itself.
+        A model that refuses zeros (or has no dynamic axis) keeps ``cost = None``: every call then
+        goes to the executor, as before.
+        """
+        try:
+            times = []
+            for n in (1, rows):
+                feeds = {t.name: _zeros(t, n) for t in self.inputs}
+                self.run(feeds, [t.name for t in self.outputs])  # warm-up: first runs allocate
+                best = math.inf
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    self.run(feeds, [t.name for t in self.outputs])
+                    best = min(best, time.perf_counter() - t0)
+                times.append(best)
+        except Exception:  # any refusal just disables the inline path
+            self.cost = None
+            return
+        self.cost = (times[0], max(0.0, (times[1] - times[0]) / (rows - 1)))
+
+    def predict_run_s(self, dynamic_elements: int) -> float | None:
+        """Predicted seconds for one call with this many dynamic elements (None when unknown or untested)."""
+        if self.cost is None or dynamic_elements > CALIBRATION_ROWS:
+            return None
+        base, per_element = self.cost
+        return base + per_element * (dynamic_elements - 1)
+
+
+def _zeros(spec: TensorSpec, dynamic: int) -> np.ndarray:
+    """Zeros of ``spec``'s type: the first dynamic axis gets ``dynamic``, the others 1."""
+    shape, first = [], True
+    for d in spec.shape:
+        if d >= 0:
+            shape.append(d)
+        else:
+            shape.append(dynamic if first else 1)
+            first = False
+    return np.zeros(shape, dtype=V2_TO_NUMPY.get(spec.datatype, np.float32))
+
 
 def load(uri: str, name: str, intra_op_threads: int = 1) -> Model:
-    """Read the model from a local path, s3:// or gs:// URI."""
-    return Model(name, storage.read_bytes(storage.parse_uri(uri)), intra_op_threads)
+    """Read the model from a local path, s3:// or gs:// URI, warm it up and time it."""
+    model = Model(name, storage.read_bytes(storage.parse_uri(uri)), intra_op_threads)
+    model.calibrate()
+    return model

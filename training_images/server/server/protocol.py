@@ -3,21 +3,29 @@
 Supports JSON tensors and Triton's binary tensor extension
 (``Inference-Header-Content-Length``), which ``tritonclient.http`` uses by default.
 Every malformed request raises ``ProtocolError`` with a 4xx status and a
-message naming the offending field.
+message naming the offending field. Sizes are bounded before any work is
+done: the batch, every other dynamic axis, their product per input, and the
+response the model would produce (``Limits``).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
-from server.model import V2_TO_NUMPY, Model
+from server.model import V2_TO_NUMPY, Model, TensorSpec
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
+# Longest JSON text per element, separator included, as orjson writes it (float32 shortest repr
+# "-1.17549435e-38", float64 17 significant digits, int64 "-9223372036854775808", "false"). The JSON
+# response cap uses these worst cases so it can refuse a request before the model runs.
+JSON_BYTES_PER_ELEMENT = {"FP16": 16, "FP32": 16, "FP64": 25, "BOOL": 6}
+JSON_BYTES_INT = 21
 
 
 class ProtocolError(Exception):
@@ -28,42 +36,122 @@ class ProtocolError(Exception):
         self.status = status
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for; each limit is a Settings field (env var in brackets)."""
+
+    max_batch: int = 1024  # MAX_REQUEST_BATCH: first (batch) axis when it is dynamic
+    max_dynamic_dim: int = 4096  # MAX_DYNAMIC_DIM: any other dynamic axis (sequence length, ...)
+    max_dynamic_elements: int = 65536  # MAX_DYNAMIC_ELEMENTS: product of an input's dynamic axes
+    max_response_bytes: int = 32 * 1024 * 1024  # MAX_RESPONSE_BYTES: body of one response
+
+
 @dataclass
 class InferRequest:
     id: str | None
     inputs: dict[str, np.ndarray]
     outputs: list[str]  # names to return, in order
     binary_outputs: set[str] = field(default_factory=set)
+    dynamic_elements: int = 1  # largest product of dynamic axes over the inputs (the cost driver)
 
 
-def _check_shape(name: str, shape: Any, expected: tuple[int, ...]) -> tuple[int, ...]:
+def _check_shape(name: str, shape: Any, spec: TensorSpec, limits: Limits) -> tuple[tuple[int, ...], int]:
+    """The shape as a tuple and the product of its dynamic axes; 413 past any limit."""
     if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
         raise ProtocolError(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
+    expected = spec.shape
     if len(shape) != len(expected) or any(e != -1 and e != d for d, e in zip(shape, expected, strict=True)):
         raise ProtocolError(
             f"input '{name}': shape {shape} does not match model shape {list(expected)} (-1 = any size)"
         )
-    return tuple(shape)
+    dynamic = 1
+    for axis, (d, e) in enumerate(zip(shape, expected, strict=True)):
+        if e != -1:
+            continue
+        if axis == 0 and d > limits.max_batch:
+            raise ProtocolError(f"input '{name}': batch size {d} exceeds the limit {limits.max_batch}", 413)
+        if axis > 0 and d > limits.max_dynamic_dim:
+            raise ProtocolError(
+                f"input '{name}': axis {axis} has size {d}, above the limit {limits.max_dynamic_dim} "
+                "for a dynamic axis (MAX_DYNAMIC_DIM)",
+                413,
+            )
+        dynamic *= d
+    if dynamic > limits.max_dynamic_elements:
+        raise ProtocolError(
+            f"input '{name}': shape {shape} spans {dynamic} elements over its dynamic axes, above the limit "
+            f"{limits.max_dynamic_elements} (MAX_DYNAMIC_ELEMENTS); send fewer rows or shorter sequences",
+            413,
+        )
+    return tuple(shape), dynamic
 
 
-def _flatten(data: Any) -> list[Any]:
+def _flatten(name: str, data: Any, shape: tuple[int, ...]) -> list[Any]:
+    """``data`` as a flat list: either already flat, or nested exactly as ``shape`` (no ragged rows)."""
     if not isinstance(data, list):
-        return [data]
+        raise ProtocolError(f"input '{name}': 'data' must be a list")
+    if not data or not isinstance(data[0], list):  # flat: the common (and fast) case
+        if list in set(map(type, data)):
+            raise ProtocolError(f"input '{name}': data mixes lists and numbers at the same level")
+        return data
     flat: list[Any] = []
-    stack = [iter(data)]
+    stack: list[tuple[list[Any], int]] = [(data, 0)]  # iterative: deep nesting cannot exhaust the stack
     while stack:
-        for item in stack[-1]:
-            if isinstance(item, list):
-                stack.append(iter(item))
-                break
-            flat.append(item)
-        else:
-            stack.pop()
+        level, depth = stack.pop()
+        if depth >= len(shape) or len(level) != shape[depth]:
+            raise ProtocolError(
+                f"input '{name}': nested data does not match shape {list(shape)} "
+                f"(a list of {len(level)} at depth {depth}); send it flat or nested exactly as the shape"
+            )
+        if depth == len(shape) - 1:
+            if list in set(map(type, level)):
+                raise ProtocolError(f"input '{name}': nested data is deeper than shape {list(shape)}")
+            flat.extend(level)
+            continue
+        for sub in reversed(level):
+            if not isinstance(sub, list):
+                raise ProtocolError(f"input '{name}': nested data does not match shape {list(shape)}")
+            stack.append((sub, depth + 1))
     return flat
 
 
-def parse_infer(body: bytes, header_length: str | None, model: Model, max_batch: int) -> InferRequest:
-    """Validate ``body`` against ``model``'s signature; raises ProtocolError on any client mistake."""
+def _array_from_json(name: str, datatype: str, flat: list[Any], shape: tuple[int, ...]) -> np.ndarray:
+    dtype = V2_TO_NUMPY[datatype]
+    types = set(map(type, flat))  # one C-level pass; bool is not int here (type(True) is bool)
+    if datatype == "BOOL":
+        if not types <= {bool}:
+            raise ProtocolError(f"input '{name}': data must be true/false for datatype BOOL")
+    elif datatype in FLOAT_TYPES:
+        if not types <= {float, int}:
+            raise ProtocolError(f"input '{name}': data must be numbers for datatype {datatype}")
+    elif not types <= {int}:
+        raise ProtocolError(f"input '{name}': data must be integers for datatype {datatype}")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):  # a value beyond the type's range becomes inf: refused next
+            return np.asarray(flat, dtype=dtype).reshape(shape)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ProtocolError(f"input '{name}': data is not valid {datatype}: {exc}") from None
+
+
+def _require_finite(name: str, datatype: str, array: np.ndarray) -> None:
+    if datatype in FLOAT_TYPES and array.size and not np.isfinite(array).all():
+        bad = int(np.flatnonzero(~np.isfinite(array.reshape(-1)))[0])
+        raise ProtocolError(
+            f"input '{name}': element {bad} is {array.reshape(-1)[bad]} as {datatype} (NaN, Infinity or beyond the "
+            "type's range); inputs must be finite"
+        )
+
+
+def _params(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where}: 'parameters' must be an object, got {type(value).__name__}")
+    return value
+
+
+def parse_infer(body: bytes, header_length: str | None, model: Model, limits: Limits) -> InferRequest:
+    """Validate ``body`` against ``model``'s signature and ``limits``; raises ProtocolError on any client mistake."""
     if header_length is not None:
         try:
             json_len = int(header_length)
@@ -71,26 +159,30 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, max_batch:
             raise ProtocolError(f"{HEADER_LENGTH}: {header_length!r} is not an integer") from None
         if not 0 < json_len <= len(body):
             raise ProtocolError(f"{HEADER_LENGTH}: {json_len} is outside the body length {len(body)}")
-        header, binary = body[:json_len], body[json_len:]
+        header, binary = memoryview(body)[:json_len], memoryview(body)[json_len:]
     else:
-        header, binary = body, b""
+        header, binary = memoryview(body), memoryview(b"")
     try:
-        req = json.loads(header)
-    except (ValueError, UnicodeDecodeError) as exc:
+        req = orjson.loads(header)  # rejects NaN/Infinity literals and nesting deeper than 1024
+    except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"malformed JSON: {exc}") from None
     if not isinstance(req, dict):
         raise ProtocolError("request body must be a JSON object with an 'inputs' list")
     raw_inputs = req.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise ProtocolError("'inputs' must be a non-empty list of tensors")
+    request_id = req.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        raise ProtocolError(f"'id' must be a string, got {type(request_id).__name__}")
     expected = {t.name: t for t in model.inputs}
     inputs: dict[str, np.ndarray] = {}
     offset = 0
+    dynamic_elements = 1
     for i, tensor in enumerate(raw_inputs):
         if not isinstance(tensor, dict):
             raise ProtocolError(f"inputs[{i}] must be an object with name, shape, datatype and data")
         name = tensor.get("name")
-        if name not in expected:
+        if not isinstance(name, str) or name not in expected:
             raise ProtocolError(f"inputs[{i}].name: {name!r} is not a model input; expected {sorted(expected)}")
         if name in inputs:
             raise ProtocolError(f"input '{name}' is given more than once")
@@ -100,37 +192,31 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, max_batch:
             raise ProtocolError(
                 f"input '{name}': datatype {datatype!r} does not match model datatype '{spec.datatype}'"
             )
-        shape = _check_shape(name, tensor.get("shape"), spec.shape)
-        if shape and shape[0] > max_batch:
-            raise ProtocolError(f"input '{name}': batch size {shape[0]} exceeds the limit {max_batch}", 413)
+        shape, dynamic = _check_shape(name, tensor.get("shape"), spec, limits)
+        dynamic_elements = max(dynamic_elements, dynamic)
         count = math.prod(shape)
         dtype = V2_TO_NUMPY[datatype]
-        params = tensor.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise ProtocolError(f"input '{name}': parameters must be an object")
+        params = _params(tensor.get("parameters"), f"input '{name}'")
         if "binary_data_size" in params:
             size = params["binary_data_size"]
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
                 raise ProtocolError(f"input '{name}': binary_data_size {size!r} exceeds the binary payload")
             if size != count * np.dtype(dtype).itemsize:
                 raise ProtocolError(
                     f"input '{name}': binary_data_size {size} does not equal "
                     f"{count} elements x {np.dtype(dtype).itemsize} bytes"
                 )
+            # Zero-copy view of the request body (the body outlives the request).
             array: np.ndarray = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
             offset += size
         else:
             if "data" not in tensor:
                 raise ProtocolError(f"input '{name}': missing 'data'")
-            flat = _flatten(tensor["data"])
+            flat = _flatten(name, tensor["data"], shape)
             if len(flat) != count:
                 raise ProtocolError(f"input '{name}': shape {list(shape)} needs {count} elements, got {len(flat)}")
-            if datatype != "BOOL" and any(isinstance(v, (str, bool)) or v is None for v in flat):
-                raise ProtocolError(f"input '{name}': data must be numbers for datatype {datatype}")
-            try:
-                array = np.asarray(flat, dtype=dtype).reshape(shape)
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise ProtocolError(f"input '{name}': data is not valid {datatype}: {exc}") from None
+            array = _array_from_json(name, datatype, flat, shape)
+        _require_finite(name, datatype, array)
         inputs[name] = array
     missing = sorted(set(expected) - set(inputs))
     if missing:
@@ -140,19 +226,77 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, max_batch:
 
     known = [t.name for t in model.outputs]
     wanted = req.get("outputs")
-    binary_default = bool((req.get("parameters") or {}).get("binary_data_output", False))
+    binary_default = bool(_params(req.get("parameters"), "request").get("binary_data_output", False))
     if wanted is None:
-        return InferRequest(req.get("id"), inputs, known, set(known) if binary_default else set())
-    if not isinstance(wanted, list) or not all(isinstance(o, dict) for o in wanted):
-        raise ProtocolError("'outputs' must be a list of objects with a 'name'")
-    names, binary_outputs = [], set()
-    for o in wanted:
-        if o.get("name") not in known:
-            raise ProtocolError(f"outputs: {o.get('name')!r} is not a model output; expected {known}")
-        names.append(o["name"])
-        if (o.get("parameters") or {}).get("binary_data", binary_default):
-            binary_outputs.add(o["name"])
-    return InferRequest(req.get("id"), inputs, names, binary_outputs)
+        parsed = InferRequest(request_id, inputs, known, set(known) if binary_default else set(), dynamic_elements)
+    else:
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(o, dict) for o in wanted):
+            raise ProtocolError("'outputs' must be a non-empty list of objects with a 'name'")
+        names, binary_outputs = [], set()
+        for o in wanted:
+            if o.get("name") not in known:
+                raise ProtocolError(f"outputs: {o.get('name')!r} is not a model output; expected {known}")
+            if o["name"] in names:
+                raise ProtocolError(f"outputs: {o['name']!r} is asked for more than once")
+            names.append(o["name"])
+            if _params(o.get("parameters"), f"output '{o['name']}'").get("binary_data", binary_default):
+                binary_outputs.add(o["name"])
+        parsed = InferRequest(request_id, inputs, names, binary_outputs, dynamic_elements)
+    predicted = predict_response_bytes(model, parsed)
+    if predicted is not None and predicted > limits.max_response_bytes:
+        raise ProtocolError(_too_large(predicted, limits), 413)
+    return parsed
+
+
+def _too_large(size: int, limits: Limits) -> str:
+    return (
+        f"the response would be up to {size:,} bytes, above the limit {limits.max_response_bytes:,} "
+        "(MAX_RESPONSE_BYTES); send fewer rows or shorter sequences, or ask for binary outputs"
+    )
+
+
+def _element_bytes(datatype: str, binary: bool) -> int:
+    if binary:
+        return int(np.dtype(V2_TO_NUMPY.get(datatype, np.float64)).itemsize)
+    return JSON_BYTES_PER_ELEMENT.get(datatype, JSON_BYTES_INT)
+
+
+def predict_response_bytes(model: Model, req: InferRequest) -> int | None:
+    """Upper bound of the response body from the graph's output shapes, before running the model.
+
+    Symbolic output axes ("batch", "seq") are bound from the inputs that carry the same symbol;
+    an output with an axis no input names (data-dependent) cannot be predicted: None.
+    """
+    bound: dict[str, int] = {}
+    for spec in model.inputs:
+        array = req.inputs[spec.name]
+        for sym, size in zip(spec.symbols, array.shape, strict=False):
+            if sym is not None:
+                bound.setdefault(sym, int(size))
+    specs = {t.name: t for t in model.outputs}
+    total = 0
+    for name in req.outputs:
+        spec = specs[name]
+        elements = 1
+        for d, sym in zip(spec.shape, spec.symbols or (None,) * len(spec.shape), strict=True):
+            if d >= 0:
+                elements *= d
+            elif sym is not None and sym in bound:
+                elements *= bound[sym]
+            else:
+                return None
+        total += elements * _element_bytes(spec.datatype, name in req.binary_outputs) + 128
+    return total
+
+
+def check_response_size(req: InferRequest, arrays: list[np.ndarray], limits: Limits) -> None:
+    """The same bound on the real outputs (for graphs whose output shapes could not be predicted)."""
+    total = sum(
+        int(a.size) * _element_bytes(_v2_datatype(a), name in req.binary_outputs) + 128
+        for name, a in zip(req.outputs, arrays, strict=True)
+    )
+    if total > limits.max_response_bytes:
+        raise ProtocolError(_too_large(total, limits), 413)
 
 
 def _v2_datatype(array: np.ndarray) -> str:
@@ -162,22 +306,29 @@ def _v2_datatype(array: np.ndarray) -> str:
     return "BYTES"
 
 
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
+
+
 def encode_response(model: Model, req: InferRequest, arrays: list[np.ndarray]) -> tuple[bytes, dict[str, str]]:
-    """JSON body, or JSON header + binary tensors when any output asked for binary data."""
+    """JSON body, or JSON header + binary tensors when any output asked for binary data.
+
+    JSON data is written by orjson straight from the array (no Python float objects); a NaN or
+    Infinity the model produced is written as ``null``, which keeps the body standard JSON.
+    """
     outputs, blobs = [], []
     for name, array in zip(req.outputs, arrays, strict=True):
         out: dict[str, Any] = {"name": name, "datatype": _v2_datatype(array), "shape": list(array.shape)}
         if name in req.binary_outputs:
-            blob = np.ascontiguousarray(array).tobytes()
-            out["parameters"] = {"binary_data_size": len(blob)}
+            blob = np.ascontiguousarray(array).data
+            out["parameters"] = {"binary_data_size": blob.nbytes}
             blobs.append(blob)
         else:
-            out["data"] = array.reshape(-1).tolist()
+            out["data"] = np.ascontiguousarray(array).reshape(-1)
         outputs.append(out)
     body: dict[str, Any] = {"model_name": model.name, "model_version": model.version, "outputs": outputs}
     if req.id is not None:
         body["id"] = req.id
-    header = json.dumps(body).encode()
+    header = orjson.dumps(body, option=_NUMPY)
     if not blobs:
         return header, {"Content-Type": "application/json"}
-    return header + b"".join(blobs), {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))}
+    return b"".join([header, *blobs]), {"Content-Type": "application/octet-stream", HEADER_LENGTH: str(len(header))}
