@@ -3,7 +3,8 @@
 The numbers live in `data/prices_aws.json` and `data/prices_gcp.json`, each entry with its
 `source` and `as_of` date. Nothing here guesses: a type with no public on-demand rate (EC2
 Capacity-Block-only types) raises `NoPublicPriceError` unless the caller passes the user's
-negotiated price, and an unknown name or region raises `PriceError` with close suggestions.
+negotiated price (finance's `data/negotiated_prices.json`), and an unknown name or region
+raises `PriceError` with close suggestions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 from typing import Any
 
 from aiinfra.catalog import closest, load_json
+from aiinfra.catalog.negotiated import NEGOTIATED_FILE, NegotiatedPrice, NegotiatedPriceError, active_price
 from aiinfra.catalog.tpu import TpuTypeError, tpu_slice
 
 __all__ = [
@@ -43,7 +45,7 @@ class Market(StrEnum):
     COMMIT_1Y = "commit-1y"
     COMMIT_3Y = "commit-3y"
     NEGOTIATED = "negotiated"
-    """The user's own contracted price (Capacity Blocks, private offers), from stack config."""
+    """A contracted price (Capacity Blocks, private offers), from finance's negotiated_prices.json."""
 
 
 _COLUMN = {Market.ON_DEMAND: "on_demand", Market.SPOT: "spot", Market.COMMIT_1Y: "commit_1y",
@@ -189,18 +191,23 @@ def hourly_price(name: str, region: str, market: Market | str = Market.ON_DEMAND
                  negotiated: Mapping[str, float] | None = None) -> PriceQuote:
     """The hourly price of one instance/machine type, one attached GPU, or one TPU slice.
 
-    `negotiated` maps a name to the user's contracted $/h (stack config
-    `ai-infra:usage.negotiatedPrices`); it wins over list prices and is the only way to
-    price a type with no public rate.
+    On-demand and Capacity Block capacity takes finance's unexpired contract price from
+    `data/negotiated_prices.json` when there is one; it is the only way to price a type with
+    no public rate. `negotiated` (name -> $/h) lets a caller such as a test pass one directly.
     """
     market = Market(market)
     if negotiated and name in negotiated:
         return PriceQuote(name, region, Market.NEGOTIATED.value, float(negotiated[name]), "hour",
-                          "stack config ai-infra:usage.negotiatedPrices", "stack config")
+                          "negotiated price passed by the caller", "caller")
+    if market in (Market.ON_DEMAND, Market.NEGOTIATED):
+        deal = _negotiated(name, region)
+        if deal is not None:
+            return PriceQuote(name, region, Market.NEGOTIATED.value, deal.usd_per_hour, "hour",
+                              f"contract {deal.contract} ({NEGOTIATED_FILE})", f"until {deal.expires}")
     if market is Market.NEGOTIATED:
         raise NoPublicPriceError(
             f"{name!r} is bought at a price set at purchase (Capacity Block or private offer). "
-            f"To fix: set ai-infra:usage.negotiatedPrices.{name} to your $/hour")
+            f"To fix: finance adds its contract price to {NEGOTIATED_FILE}")
 
     tpu = tpu_chips(name)
     if tpu is not None:
@@ -213,7 +220,7 @@ def hourly_price(name: str, region: str, market: Market | str = Market.ON_DEMAND
     if row.no_public_price:
         raise NoPublicPriceError(
             f"{name!r} has no public on-demand price in {region}: {row.no_public_price}. "
-            f"To fix: set ai-infra:usage.negotiatedPrices.{name} to your $/hour"
+            f"To fix: finance adds its contract price to {NEGOTIATED_FILE}"
         )
     column = _COLUMN.get(market)
     value = row.prices.get(column) if column else None
@@ -222,6 +229,13 @@ def hourly_price(name: str, region: str, market: Market | str = Market.ON_DEMAND
         raise PriceError(f"{name!r} in {region} has no {market.value} price; priced markets: {offered}")
     source = row.spot_source if market is Market.SPOT and row.spot_source else row.source
     return PriceQuote(name, region, market.value, float(value), row.unit, source, row.as_of)
+
+
+def _negotiated(name: str, region: str) -> NegotiatedPrice | None:
+    try:
+        return active_price(name, region)
+    except NegotiatedPriceError as exc:
+        raise PriceError(f"negotiated prices cannot be read: {exc}") from None
 
 
 def _tpu_quote(name: str, gen: str, chips: int, region: str, market: Market) -> PriceQuote:

@@ -69,13 +69,10 @@ def usage_problems(raw: Any, path: str = "usage") -> list[str]:
             hint = f"; did you mean {best[0]!r}?" if best else f"; allowed keys: {', '.join(sorted(USAGE_KEYS))}"
             problems.append(f"{where}: unknown key{hint}")
         elif key == "negotiatedPrices":
-            if not isinstance(value, Mapping):
-                problems.append(f"{where}: expected a mapping of type name to $/hour, got {value!r}")
-                continue
-            for name, price in value.items():
-                if isinstance(price, bool) or not isinstance(price, (int, float)) or price <= 0:
-                    problems.append(f"{where}.{name}: {price!r} is not a price; "
-                                    "expected a positive number of USD per hour")
+            # A stack file that sets its own prices could pass any budget (security review, finding 1).
+            problems.append(f"{where}: negotiated prices are not set in the stack file; they moved to "
+                            "aiinfra/catalog/data/negotiated_prices.json (owned by finance, each with its contract "
+                            "reference and expiry date). Remove this key")
         elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             unit = USAGE_DEFAULTS[key][1]
             problems.append(f"{where}: {value!r} is not allowed; expected a number >= 0 ({unit})")

@@ -2,3 +2,6 @@
 CLI does (`host`), gates one planned stack with it (`gate`) and every stack of an environment together
 (`environment`). The estimator (`aiinfra.costs`) knows nothing of the pack; the pack prices with it.
 """
+
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+"""The environments a stack may name (`ai-infra:environment`); each has `policies/budgets/<env>.json`."""

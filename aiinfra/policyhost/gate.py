@@ -6,13 +6,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiinfra.catalog.negotiated import NegotiatedPriceError, negotiated_prices
 from aiinfra.catalog.usage import UsageError, parse_usage
 from aiinfra.costs.estimate import estimate_stack
 from aiinfra.costs.model import StackCost, Status, money
+from aiinfra.policyhost import ENVIRONMENTS
 from aiinfra.policyhost.host import (
     PackResult,
     Violation,
@@ -34,6 +38,10 @@ class GateResult:
     cost: StackCost
     policy_config: str | None
     violations: list[Violation] = field(default_factory=list)
+    negotiated: list[str] = field(default_factory=list)
+    """Every negotiated price the estimate used, with its contract and expiry (shown in the PR comment)."""
+    warnings: list[str] = field(default_factory=list)
+    """Expired negotiated prices this stack would have used: priced at list price instead."""
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -43,6 +51,8 @@ class GateResult:
         return self.cost.to_json() | {
             "expected_monthly_usd": self.cost.expected_monthly_usd,
             "worst_case_monthly_usd": self.cost.worst_case_monthly_usd,
+            "negotiated_prices": self.negotiated,
+            "warnings": self.warnings,
         }
 
     def policy_json(self) -> dict[str, Any]:
@@ -51,7 +61,35 @@ class GateResult:
 
 
 def default_policy_config(root: Path, environment: str) -> Path:
+    """The budget file of an environment read from the parsed stack config (never a path a value could steer)."""
+    if environment not in ENVIRONMENTS:
+        raise GateError(f"ai-infra:environment: {environment!r} is not an environment; expected one of "
+                        f"{', '.join(ENVIRONMENTS)} (it chooses policies/budgets/<environment>.json)")
     return root / "policies" / "budgets" / f"{environment}.json"
+
+
+def _names(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])")
+
+
+def negotiated_notes(cost: StackCost, today: dt.date | None = None) -> tuple[list[str], list[str]]:
+    """(negotiated prices the estimate used, warnings for expired ones it would have used)."""
+    try:
+        entries = negotiated_prices()
+    except NegotiatedPriceError:
+        return [], []  # every line that needed one is already unpriced, with the file's problems as reason
+    today = today or dt.date.today()
+    bases = [f"{line.basis} | {line.worst_basis}" for line in cost.lines]
+    used, warnings = [], []
+    for entry in entries:
+        if not entry.applies_in(cost.region):
+            continue
+        if not entry.expired(today) and any(f"{entry.name} negotiated" in b for b in bases):
+            used.append(entry.describe())
+        elif entry.expired(today) and any(_names(entry.name).search(b) for b in bases):
+            warnings.append(f"negotiated price {entry.describe()} has expired; {entry.name} is priced at its "
+                            "list price")
+    return used, warnings
 
 
 def price_plan(plan: Any) -> StackCost:
@@ -67,9 +105,10 @@ def price_plan(plan: Any) -> StackCost:
 def gate_plan(plan: Any, root: Path, policy_config: Path | None = None, run_policies: bool = True) -> GateResult:
     environment = str(plan.config.get("ai-infra:environment") or "")
     cost = price_plan(plan)
-    path = policy_config or default_policy_config(root, environment)
-    result = GateResult(plan.stack, environment, cost, _rel(path, root) if run_policies else None)
-    if run_policies:
+    path = policy_config or default_policy_config(root, environment) if run_policies else None
+    result = GateResult(plan.stack, environment, cost, _rel(path, root) if path is not None else None)
+    result.negotiated, result.warnings = negotiated_notes(cost)
+    if path is not None:
         from aiinfra.policyhost.host import PolicyPackError
 
         try:
@@ -114,7 +153,18 @@ def render_table(result: GateResult, top: int = 5) -> str:
         for v in result.violations:
             where = f" [{v.urn.rsplit('::', 1)[-1]}]" if v.urn else ""
             lines.append(f"  {v.level.upper():<9} {v.policy}{where}: {v.message}")
+    lines += _price_notes(result)
     return "\n".join(lines)
+
+
+def _price_notes(result: GateResult) -> list[str]:
+    """Negotiated prices used and expired ones skipped: they end the report (the PR comment keeps its tail)."""
+    out = []
+    if result.negotiated:
+        out += ["", "Negotiated prices used (aiinfra/catalog/data/negotiated_prices.json):"]
+        out += [f"  {n}" for n in result.negotiated]
+    out += [f"WARNING {w}" for w in result.warnings]
+    return out
 
 
 def render_markdown(result: GateResult, top: int = 5) -> str:
@@ -144,6 +194,14 @@ def render_markdown(result: GateResult, top: int = 5) -> str:
         else:
             out.append(f"No policy violations (`{result.policy_config}`).")
         out.append("")
-    out.append(f"<sub>List prices, region {c.region}; usage assumptions: "
+    out += [f"> :warning: {w}" for w in result.warnings]
+    if result.warnings:
+        out.append("")
+    if result.negotiated:
+        out += ["**Negotiated prices used** (`aiinfra/catalog/data/negotiated_prices.json`, owned by finance)", ""]
+        out += [f"- {n}" for n in result.negotiated]
+        out.append("")
+    prices = "List and negotiated prices" if result.negotiated else "List prices"
+    out.append(f"<sub>{prices}, region {c.region}; usage assumptions: "
                + ", ".join(f"{k}={v}" for k, v in c.usage.items() if k != "negotiatedPrices") + "</sub>")
     return "\n".join(out)

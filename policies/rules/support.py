@@ -19,14 +19,15 @@ import pulumi.runtime
 from pulumi_policy import PolicyResource, ReportViolation, StackValidationArgs
 from pulumi_policy.proxy import _DictProxy, _is_unknown, _ListProxy
 
+from aiinfra.catalog.negotiated import NEGOTIATED_FILE
 from aiinfra.catalog.prices import HOURS_PER_MONTH
 from aiinfra.costs import UNKNOWN, CostResource, StackCost, UsageError, estimate_stack, parse_usage
 from aiinfra.costs.model import money
+from aiinfra.policyhost import ENVIRONMENTS
 
 __all__ = ["HOURS_PER_MONTH", "UNKNOWN", "money"]
 
-NEGOTIATED_FILE = "aiinfra/catalog/data/negotiated_prices.json"
-ENVIRONMENTS = ("dev", "staging", "prod")
+__all__ += ["ENVIRONMENTS", "NEGOTIATED_FILE"]
 
 
 def plain(value: Any) -> Any:

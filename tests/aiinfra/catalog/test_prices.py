@@ -73,7 +73,7 @@ def test_tpu_commitment_prices_are_public() -> None:
 def test_capacity_block_only_type_requires_the_negotiated_price() -> None:
     with pytest.raises(NoPublicPriceError) as err:
         hourly_price("p5e.48xlarge", "us-east-1")
-    assert "To fix: set ai-infra:usage.negotiatedPrices.p5e.48xlarge to your $/hour" in str(err.value)
+    assert "To fix: finance adds its contract price to aiinfra/catalog/data/negotiated_prices.json" in str(err.value)
     quote = hourly_price("p5e.48xlarge", "us-east-1", negotiated={"p5e.48xlarge": 41.5})
     assert (quote.hourly_usd, quote.market) == (41.5, "negotiated")
 

@@ -14,8 +14,8 @@ def test_defaults_are_the_documented_table() -> None:
 
 
 def test_values_override_defaults() -> None:
-    usage = parse_usage({"bucketGb": 5000, "negotiatedPrices": {"p5e.48xlarge": 39.8}})
-    assert (usage.bucket_gb, usage.negotiated_prices["p5e.48xlarge"]) == (5000, 39.8)
+    usage = parse_usage({"bucketGb": 5000})
+    assert (usage.bucket_gb, usage.efs_gb) == (5000, 500)
 
 
 def test_every_problem_is_reported_at_once() -> None:
@@ -24,7 +24,9 @@ def test_every_problem_is_reported_at_once() -> None:
     assert err.value.problems == [
         "usage.bucketGB: unknown key; did you mean 'bucketGb'?",
         "usage.natGbPerMonth: -1 is not allowed; expected a number >= 0 (GB/month)",
-        "usage.negotiatedPrices.p5e.48xlarge: 'cheap' is not a price; expected a positive number of USD per hour",
+        "usage.negotiatedPrices: negotiated prices are not set in the stack file; they moved to "
+        "aiinfra/catalog/data/negotiated_prices.json (owned by finance, each with its contract reference and "
+        "expiry date). Remove this key",
     ]
 
 

@@ -69,7 +69,7 @@ def test_capacity_block_group_needs_the_negotiated_price() -> None:
     group = res(ASG, {"minSize": 2, "desiredCapacity": 2, "maxSize": 2, "launchTemplate": {"id": "lt-1"}}, "asg")
     line = price(lt, group)["asg"]
     assert line.status is Status.UNPRICED
-    assert "To fix: set ai-infra:usage.negotiatedPrices.p5e.48xlarge" in line.reason
+    assert "To fix: finance adds its contract price to aiinfra/catalog/data/negotiated_prices.json" in line.reason
     line = price(lt, group, usage=Usage(negotiated_prices={"p5e.48xlarge": 40.0}))["asg"]
     assert line.basis == "2 x p5e.48xlarge negotiated x 730 h x $40.00"
 
