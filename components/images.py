@@ -2,8 +2,9 @@
 
 Creates one ECR repository per image (AWS) or one Docker Artifact Registry repository (GCP),
 each with scan-on-push, immutable tags and a lifecycle that expires untagged images and keeps
-the most recent ones. With `build`, `pulumi up` also builds `training_images/<image>` with
-BuildKit (pulumi-docker-build) and pushes it; `refs` then holds each pushed image by digest.
+the most recent ones. With `build`, `pulumi up` also builds `training_images/<image>/Dockerfile` with
+BuildKit (pulumi-docker-build) from the shared context `training_images/` and pushes it; `refs` then
+holds each pushed image by digest.
 Without `build` (the default), CI (`.github/workflows/images.yml`) builds and pushes, and the
 stack config pins the digests it reports.
 """
@@ -21,24 +22,32 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
-from components.spec import Cloud, ImagesSpec
+from components.common import Cloud
+from components.images_config import ImagesSpec
 
 IMAGE_NAMES: tuple[str, ...] = ("trainer", "compressor", "server")
-"""The images in `training_images/`, each a Docker build context of its own."""
+"""The images in `training_images/`: each has `training_images/<image>/Dockerfile`."""
+
+SHARED_FOLDERS: tuple[str, ...] = ("common",)
+"""Folders of `training_images/` that every image copies (the shared storage/checkpoint library)."""
 
 
-def context_tag(context: Path) -> str:
-    """A tag derived from the build context's files: the same sources give the same tag.
+def context_tag(context_root: Path, image: str) -> str:
+    """A tag derived from what the image's build copies (its folder and the shared ones): same sources, same tag.
 
-    The registries refuse to move a tag (immutable tags), so every distinct build needs a new one;
-    hashing paths and contents gives that without reading git.
+    The build context is `training_images/` as a whole, but an image only copies `common/` and its own
+    folder, so a change to another image's code does not retag this one. The registries refuse to move
+    a tag (immutable tags), so every distinct build needs a new one; hashing paths and contents gives
+    that without reading git.
     """
     digest = hashlib.sha256()
-    for path in sorted(p for p in context.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(path.relative_to(context).as_posix().encode())
-        digest.update(b"\0")
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
+    for folder in (*SHARED_FOLDERS, image):
+        for path in sorted(p for p in (context_root / folder).rglob("*")
+                           if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(path.relative_to(context_root).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
     return f"ctx-{digest.hexdigest()[:16]}"
 
 
@@ -62,7 +71,7 @@ class ContainerImagesArgs:
     region: str
     """AWS region, or the GCP region of the Artifact Registry repository."""
     context_root: Path
-    """The folder holding one build context per image (`training_images/`)."""
+    """The images' shared build context (`training_images/`), with one folder and Dockerfile per image."""
     gcp_project: str = ""
     """GCP only: the project of the repository (default: the provider's project)."""
     protect: bool = False
@@ -145,12 +154,14 @@ class ContainerImages(pulumi.ComponentResource):
                 "password": pulumi.Output.secret(client.access_token)}
 
     def _build(self, name: str, image: str, args: ContainerImagesArgs, registry: dict[str, Any]) -> None:
-        context = args.context_root / image
-        tag = context_tag(context) if context.is_dir() else "missing-context"
+        dockerfile = args.context_root / image / "Dockerfile"
+        tag = context_tag(args.context_root, image) if dockerfile.is_file() else "missing-context"
         url = self.repository_urls[image]
         built = docker_build.Image(
             f"{name}-{image}-build",
-            context=docker_build.BuildContextArgs(location=str(context)),
+            # One shared context (training_images/): each Dockerfile copies common/ and its own folder.
+            context=docker_build.BuildContextArgs(location=str(args.context_root)),
+            dockerfile=docker_build.DockerfileArgs(location=str(dockerfile)),
             platforms=[docker_build.Platform(args.images.platform.value)],
             push=True,
             tags=[url.apply(lambda u: f"{u}:{tag}")],

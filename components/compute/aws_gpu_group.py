@@ -12,7 +12,8 @@ import pulumi
 import pulumi_aws as aws
 
 from aiinfra.catalog import aws_instance_type
-from components.spec import AmiFamily, GpuGroupSpec, Purchase
+from components.common import Purchase
+from components.compute.config import AmiFamily, GpuGroupSpec
 
 _SSM_CORE = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 

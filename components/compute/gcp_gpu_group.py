@@ -13,8 +13,9 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiinfra.catalog.gcp import gcp_machine_type
+from components.common import Purchase
+from components.compute.config import GcpGpuGroupSpec
 from components.network.tiers import GcpTier
-from components.spec import GcpGpuGroupSpec, Purchase
 
 # Deep Learning VM image with CUDA; `install-nvidia-driver` makes it load the driver at first boot.
 IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu124-debian-11-py310"

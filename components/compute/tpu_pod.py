@@ -12,8 +12,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiinfra.catalog.tpu import TpuSlice, tpu_slice
+from components.compute.config import TpuPodSpec, TpuPurchase
 from components.compute.gcp_gpu_group import account_id
-from components.spec import TpuPodSpec, TpuPurchase
 
 # What a TPU VM needs: read/write checkpoints in the bucket, logs, metrics, and (for JAX/XLA on
 # multi-host slices) reading its own TPU node to find its peer workers.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.spec import EfsSpec, FsxDeploymentType, FsxSpec
+from components.storage.config import EfsSpec, FsxDeploymentType, FsxSpec
 
 _LUSTRE_PORTS = ((988, 988), (1018, 1023))
 

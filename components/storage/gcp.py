@@ -14,7 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiinfra.catalog.gcp import filestore_tier
-from components.spec import FilestoreSpec
+from components.storage.config import FilestoreSpec
 
 
 def filestore_reserved_range(free_block: str, tier: str) -> str:

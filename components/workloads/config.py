@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from components.config_reader import Reader, hint, show
+from components.config_reader import Reader, get, hint, keys, setting, show
 from components.kubernetes.config import GpuPoolSpec, KubernetesSpec, TpuPoolSpec
 
 _NAME = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
@@ -56,32 +56,41 @@ def check_image(r: Reader, value: str, where: str) -> None:
 
 @dataclass(frozen=True)
 class TrainingJobSpec:
-    name: str
+    name: str = setting("name", doc="1-32 lowercase letters, digits, `-`; names the Job, its namespace and DNS; "
+                                    "unique across workloads")
     """Job, namespace and service account name (1-32 lowercase letters, digits, '-')."""
-    image: str
-    pool: str
+    image: str = setting("image", type_doc="image", doc="by digest (`...@sha256:...`) or an immutable version tag; "
+                                                        "`latest` and untagged are rejected")
+    pool: str = setting("pool", doc="a `kubernetes.gpuPools` / `tpuPools` name")
     """The accelerator pool (kubernetes.gpuPools / tpuPools name) the job runs on."""
-    nodes: int = 1
-    """Pods, one per node (torchrun NNODES)."""
-    accelerators_per_node: int = 1
-    """GPUs (or TPU chips) per pod = torchrun NPROC_PER_NODE on GPUs; default all the node has."""
-    model: TrainerModel = TrainerModel.LM
-    max_steps: int = 1000
-    checkpoint_every: int = 100
-    data_path: str = ""
-    """Object key prefix in the artifacts bucket holding the dataset (default `datasets/<name>`)."""
-    max_run_hours: int = 24
-    """Hard wall-clock limit; becomes the Job's activeDeadlineSeconds (and what a run is priced from)."""
-    backoff_limit: int = 3
-    """Pod restarts before the Job fails; each restart resumes from the last checkpoint."""
-    ttl_hours_after_finished: int = 24
-    """The finished Job (and its pods' logs) is deleted after this many hours."""
-    shared_storage_gib: int = 100
-    """Size requested by the checkpoint volume claim on the shared file system."""
-    cpu: float = 0.0
-    """CPU cores requested per pod (default: 75% of the node's vCPUs when known, else 4)."""
-    memory_gib: int = 0
-    """Memory requested and limited per pod (default: 75% of the node's memory when known, else 16)."""
+    nodes: int = setting("nodes", 1, lo=1, hi=1000, default_doc="1 (a TPU pool: its hosts)",
+                         doc="pods, one per node (torchrun NNODES), at most the pool's `maxSize`")
+    accelerators_per_node: int = setting("acceleratorsPerNode", 1, lo=1, hi=16, default_doc="all the node has",
+                                         doc="GPUs (or TPU chips) per pod = torchrun `NPROC_PER_NODE`; the parser "
+                                             "fills in the pool's count")
+    model: TrainerModel = setting("model", TrainerModel.LM, doc="trainer `MODEL`")
+    max_steps: int = setting("maxSteps", 1000, lo=1, doc="trainer `MAX_STEPS`")
+    checkpoint_every: int = setting("checkpointEvery", 100, lo=1, doc="trainer `CHECKPOINT_EVERY`")
+    data_path: str = setting("dataPath", derived="`datasets/<name>`", type_doc="key prefix",
+                             doc="dataset in the artifacts bucket (`DATA_URI`)")
+    max_run_hours: int = setting("maxRunHours", 24, lo=1, hi=720, unit="hours",
+                                 doc="hard wall-clock limit: the Job's `activeDeadlineSeconds` (and what a run is "
+                                     "priced from)")
+    backoff_limit: int = setting("backoffLimit", 3, lo=0, hi=100,
+                                 doc="pod restarts before the Job fails; each resumes from the last checkpoint")
+    ttl_hours_after_finished: int = setting("ttlHoursAfterFinished", 24, lo=0, hi=720, unit="hours",
+                                            doc="the finished Job (and its pods' logs) is deleted after this")
+    shared_storage_gib: int = setting("sharedStorageGib", 100, lo=1, hi=65536, unit="GiB",
+                                      doc="checkpoint claim size on the shared file system")
+    cpu: float = setting("cpu", 4.0, lo=0.5, hi=1024, unit="cores", default_doc="75% of the node (else 4)",
+                         doc="CPU cores per pod; limits equal requests (Guaranteed QoS); the parser fills in 75% "
+                             "of the pool's vCPUs when the catalog knows them")
+    memory_gib: int = setting("memoryGib", 16, lo=1, hi=8192, unit="GiB", default_doc="75% of the node (else 16)",
+                              doc="memory per pod; the parser fills in 75% of the pool's memory when known")
+
+    def __post_init__(self) -> None:
+        if self.data_path is None:
+            object.__setattr__(self, "data_path", f"datasets/{self.name}")
 
     @property
     def active_deadline_seconds(self) -> int:
@@ -90,34 +99,33 @@ class TrainingJobSpec:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    name: str
-    image: str
-    model_path: str
+    name: str = setting("name", doc="1-32 lowercase letters, digits, `-`; unique across workloads")
+    image: str = setting("image", type_doc="image", doc="pinned, as for training jobs")
+    model_path: str = setting("modelPath", type_doc="key", doc="the compressed model (`.onnx`) in the artifacts "
+                                                               "bucket")
     """Object key prefix of the compressed model in the artifacts bucket."""
-    model_name: str = ""
-    """Name the Open Inference Protocol serves it under (default: `name`)."""
-    pool: str = ""
-    """A GPU pool to run on (one GPU per replica); empty: CPU on the system pool."""
-    min_replicas: int = 2
-    max_replicas: int = 4
-    target_cpu_percent: int = 70
-    cpu: float = 1.0
-    """CPU cores requested per replica (limit: twice that)."""
-    memory_gib: int = 4
-    """Memory requested and limited per replica."""
+    model_name: str = setting("modelName", "", default_doc="`name`",
+                              doc="name served over the Open Inference Protocol (the parser fills in `name`)")
+    pool: str = setting("pool", "", default_doc="— (CPU)", doc="a GPU pool: one GPU per replica; empty: CPU on the "
+                                                               "system pool")
+    min_replicas: int = setting("minReplicas", 2, lo=1, hi=100, doc="autoscaler lower bound")
+    max_replicas: int = setting("maxReplicas", derived="max(minReplicas, 4)", lo=1, hi=1000,
+                                doc="autoscaler upper bound")
+    target_cpu_percent: int = setting("targetCpuPercent", 70, lo=10, hi=100, unit="percent",
+                                      doc="autoscaler target")
+    cpu: float = setting("cpu", 1.0, lo=0.1, hi=64, unit="cores", doc="CPU cores per replica (limit: twice that)")
+    memory_gib: int = setting("memoryGib", 4, lo=1, hi=512, unit="GiB", doc="memory requested and limited per "
+                                                                            "replica")
+
+    def __post_init__(self) -> None:
+        if self.max_replicas is None:
+            object.__setattr__(self, "max_replicas", max(self.min_replicas, 4))
 
 
 @dataclass(frozen=True)
 class WorkloadsSpec:
-    training_jobs: tuple[TrainingJobSpec, ...] = ()
-    servers: tuple[ServerSpec, ...] = ()
-
-
-_JOB_KEYS = ("name", "image", "pool", "nodes", "acceleratorsPerNode", "model", "maxSteps", "checkpointEvery",
-             "dataPath", "maxRunHours", "backoffLimit", "ttlHoursAfterFinished", "sharedStorageGib", "cpu",
-             "memoryGib")
-_SERVER_KEYS = ("name", "image", "modelPath", "modelName", "pool", "minReplicas", "maxReplicas",
-                "targetCpuPercent", "cpu", "memoryGib")
+    training_jobs: tuple[TrainingJobSpec, ...] = setting("trainingJobs", (), doc="")
+    servers: tuple[ServerSpec, ...] = setting("servers", (), doc="")
 
 
 def parse_workloads(r: Reader, raw: Any, cluster: KubernetesSpec | None) -> WorkloadsSpec:
@@ -125,22 +133,22 @@ def parse_workloads(r: Reader, raw: Any, cluster: KubernetesSpec | None) -> Work
     if raw is None:
         return WorkloadsSpec()
     obj = r.mapping(raw, path)
-    r.known_keys(obj, ("trainingJobs", "servers"), path)
+    r.known_keys(obj, keys(WorkloadsSpec), path)
     if obj and cluster is None:
         r.add(path, "needs a cluster to run on; add a `kubernetes` section (version, pools)")
     names: dict[str, str] = {}
     jobs: list[TrainingJobSpec] = []
     for i, item in enumerate(r.sequence(obj.get("trainingJobs"), f"{path}.trainingJobs")):
         where = f"{path}.trainingJobs[{i}]"
-        job_obj = r.mapping(item, where)
-        if job_obj:
+        job_obj = r.entry(item, where)
+        if job_obj is not None:
             jobs.append(_parse_job(r, job_obj, where, cluster))
             _unique(r, names, jobs[-1].name, where)
     servers: list[ServerSpec] = []
     for i, item in enumerate(r.sequence(obj.get("servers"), f"{path}.servers")):
         where = f"{path}.servers[{i}]"
-        srv_obj = r.mapping(item, where)
-        if srv_obj:
+        srv_obj = r.entry(item, where)
+        if srv_obj is not None:
             servers.append(_parse_server(r, srv_obj, where, cluster))
             _unique(r, names, servers[-1].name, where)
     return WorkloadsSpec(training_jobs=tuple(jobs), servers=tuple(servers))
@@ -184,7 +192,7 @@ def _object_path(r: Reader, obj: Mapping[str, Any], key: str, where: str, defaul
 
 
 def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: KubernetesSpec | None) -> TrainingJobSpec:
-    r.known_keys(obj, _JOB_KEYS, where)
+    r.known_keys(obj, keys(TrainingJobSpec), where)
     name = _name(r, obj, where)
     image = r.string(obj, "image", where, required=True)
     if image:
@@ -192,7 +200,7 @@ def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubernete
     pool = _pool(r, obj, where, cluster, required=True)
     per_node_max = (pool.accelerators_per_node if isinstance(pool, GpuPoolSpec)
                     else pool.chips_per_node if isinstance(pool, TpuPoolSpec) else 16)
-    per_node = r.integer(obj, "acceleratorsPerNode", where, per_node_max, 1, 16)
+    per_node = get(r, TrainingJobSpec, "accelerators_per_node", obj, where, default=per_node_max)
     if pool is not None and per_node > per_node_max:
         r.add(f"{where}.acceleratorsPerNode", f"{per_node} exceeds the {per_node_max} accelerators a "
                                               f"{pool.name!r} node has")
@@ -200,21 +208,21 @@ def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubernete
         r.add(f"{where}.acceleratorsPerNode", f"{per_node} must equal the {pool.chips_per_node} TPU chips per host "
                                               f"of {pool.machine_type!r} (a TPU pod takes the whole host)")
     nodes_default = pool.hosts if isinstance(pool, TpuPoolSpec) else 1
-    nodes = r.integer(obj, "nodes", where, nodes_default, 1, 1000)
+    nodes = get(r, TrainingJobSpec, "nodes", obj, where, default=nodes_default)
     if isinstance(pool, TpuPoolSpec) and nodes != pool.hosts:
         r.add(f"{where}.nodes", f"{nodes} must equal the {pool.hosts} hosts of the {pool.topology} slice in pool "
                                 f"{pool.name!r} (one pod per TPU host)")
     if isinstance(pool, GpuPoolSpec) and nodes > pool.max_size:
         r.add(f"{where}.nodes", f"{nodes} exceeds maxSize {pool.max_size} of pool {pool.name!r}; the job "
                                 "could never start all its pods")
-    max_steps = r.integer(obj, "maxSteps", where, 1000, 1)
-    every = r.integer(obj, "checkpointEvery", where, 100, 1)
+    max_steps = get(r, TrainingJobSpec, "max_steps", obj, where)
+    every = get(r, TrainingJobSpec, "checkpoint_every", obj, where)
     if every > max_steps:
         r.add(f"{where}.checkpointEvery", f"{every} exceeds maxSteps {max_steps}; the run would never checkpoint")
     vcpu = pool.vcpu if isinstance(pool, GpuPoolSpec) else 0
     mem = pool.memory_gib if isinstance(pool, GpuPoolSpec) else 0
-    cpu = r.number(obj, "cpu", where, (vcpu * 3 // 4) if vcpu else 4.0, 0.5, 1024, "cores")
-    memory = r.integer(obj, "memoryGib", where, (mem * 3 // 4) if mem else 16, 1, 8192, "GiB")
+    cpu = get(r, TrainingJobSpec, "cpu", obj, where, default=(vcpu * 3 // 4) if vcpu else 4.0)
+    memory = get(r, TrainingJobSpec, "memory_gib", obj, where, default=(mem * 3 // 4) if mem else 16)
     if vcpu and cpu > vcpu:
         r.add(f"{where}.cpu", f"{show(cpu)} exceeds the {vcpu} vCPUs of {pool.instance_type!r}")  # type: ignore[union-attr]
     if mem and memory > mem:
@@ -225,21 +233,21 @@ def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubernete
         pool=pool.name if pool is not None else str(obj.get("pool", "")),
         nodes=nodes,
         accelerators_per_node=per_node,
-        model=r.choice(obj, "model", where, TrainerModel, TrainerModel.LM),
+        model=get(r, TrainingJobSpec, "model", obj, where),
         max_steps=max_steps,
         checkpoint_every=every,
         data_path=_object_path(r, obj, "dataPath", where, f"datasets/{name}", False),
-        max_run_hours=r.integer(obj, "maxRunHours", where, 24, 1, 720, "hours"),
-        backoff_limit=r.integer(obj, "backoffLimit", where, 3, 0, 100),
-        ttl_hours_after_finished=r.integer(obj, "ttlHoursAfterFinished", where, 24, 0, 720, "hours"),
-        shared_storage_gib=r.integer(obj, "sharedStorageGib", where, 100, 1, 65536, "GiB"),
+        max_run_hours=get(r, TrainingJobSpec, "max_run_hours", obj, where),
+        backoff_limit=get(r, TrainingJobSpec, "backoff_limit", obj, where),
+        ttl_hours_after_finished=get(r, TrainingJobSpec, "ttl_hours_after_finished", obj, where),
+        shared_storage_gib=get(r, TrainingJobSpec, "shared_storage_gib", obj, where),
         cpu=cpu,
         memory_gib=memory,
     )
 
 
 def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: KubernetesSpec | None) -> ServerSpec:
-    r.known_keys(obj, _SERVER_KEYS, where)
+    r.known_keys(obj, keys(ServerSpec), where)
     name = _name(r, obj, where)
     image = r.string(obj, "image", where, required=True)
     if image:
@@ -247,8 +255,8 @@ def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubern
     pool = _pool(r, obj, where, cluster, required=False)
     if isinstance(pool, TpuPoolSpec):
         r.add(f"{where}.pool", f"{pool.name!r} is a TPU pool; the server runs on a GPU pool or on CPU (omit pool)")
-    lo = r.integer(obj, "minReplicas", where, 2, 1, 100)
-    hi = r.integer(obj, "maxReplicas", where, max(lo, 4), 1, 1000)
+    lo = get(r, ServerSpec, "min_replicas", obj, where)
+    hi = get(r, ServerSpec, "max_replicas", obj, where, default=max(lo, 4))
     if hi < lo:
         r.add(f"{where}.maxReplicas", f"{hi} is below minReplicas {lo}")
     if isinstance(pool, GpuPoolSpec) and hi > pool.max_size * pool.accelerators_per_node:
@@ -258,11 +266,11 @@ def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubern
         name=name,
         image=image,
         model_path=_object_path(r, obj, "modelPath", where, "", True),
-        model_name=r.string(obj, "modelName", where, name),
+        model_name=get(r, ServerSpec, "model_name", obj, where, default=name),
         pool=pool.name if isinstance(pool, GpuPoolSpec) else "",
         min_replicas=lo,
         max_replicas=hi,
-        target_cpu_percent=r.integer(obj, "targetCpuPercent", where, 70, 10, 100, "percent"),
-        cpu=r.number(obj, "cpu", where, 1.0, 0.1, 64, "cores"),
-        memory_gib=r.integer(obj, "memoryGib", where, 4, 1, 512, "GiB"),
+        target_cpu_percent=get(r, ServerSpec, "target_cpu_percent", obj, where),
+        cpu=get(r, ServerSpec, "cpu", obj, where),
+        memory_gib=get(r, ServerSpec, "memory_gib", obj, where),
     )

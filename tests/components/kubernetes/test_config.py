@@ -144,7 +144,7 @@ def test_gke_pools_take_their_facts_from_the_gcp_and_tpu_catalogs() -> None:
     gpu, tpu = spec.kubernetes.gpu_pools[0], spec.kubernetes.tpu_pools[0]
     assert (gpu.accelerator, gpu.accelerators_per_node, gpu.spot) == ("nvidia-h100-80gb", 8, True)
     assert tpu == TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
-                              topology="4x4", chips_per_node=4, hosts=4)
+                              topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
     single = parse_spec(gcp_with(tpuPools=[{"name": "v5e8", "tpuType": "v5litepod-8"}]), "ai-infra", "test")
     assert single.kubernetes is not None
     assert (single.kubernetes.tpu_pools[0].machine_type, single.kubernetes.tpu_pools[0].hosts) == (

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aiinfra.offline import Plan
+import pytest
+
+from aiinfra.offline import Plan, PlanError
 
 DATA_STORES = ("aws:s3/bucket:Bucket", "aws:efs/fileSystem:FileSystem", "aws:fsx/lustreFileSystem:LustreFileSystem")
 LUSTRE = {"fsxLustre": {"enabled": True, "storageCapacityGib": 2400, "perUnitStorageThroughput": 250}}
@@ -68,6 +70,9 @@ def test_data_stores_are_protected_and_retained_in_prod_only(plan_values: Callab
     assert prod.by_type("aws:s3/bucket:Bucket")[0].inputs["forceDestroy"] is False
 
 
-def test_force_destroy_is_never_honoured_in_prod(plan_values: Callable[..., Plan]) -> None:
-    prod = plan_values(storage={"bucket": {"forceDestroy": True}}, environment="prod")
+def test_force_destroy_is_refused_in_prod_not_silently_dropped(plan_values: Callable[..., Plan]) -> None:
+    with pytest.raises(PlanError) as err:
+        plan_values(storage={"bucket": {"forceDestroy": True}}, environment="prod")
+    assert [p.path for p in err.value.items] == ["storage.bucket.forceDestroy"]
+    prod = plan_values(environment="prod")
     assert prod.by_type("aws:s3/bucket:Bucket")[0].inputs["forceDestroy"] is False

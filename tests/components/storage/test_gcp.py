@@ -78,13 +78,12 @@ def test_bucket_is_private_versioned_with_checkpoint_lifecycle(
 
 def test_prod_protects_bucket_and_filestore(plan_values: Callable[..., Plan], base_gcp: dict[str, Any]) -> None:
     base_gcp["ai-infra:environment"] = "prod"
-    base_gcp["ai-infra:storage"] = {"bucket": {"forceDestroy": True},
-                                    "filestore": {"tier": "REGIONAL", "capacityGib": 2560}}
+    base_gcp["ai-infra:storage"] = {"filestore": {"tier": "REGIONAL", "capacityGib": 2560}}
     plan = plan_values(base_gcp, base=False)
     bucket = one(plan, "gcp:storage/bucket:Bucket")
     fs = one(plan, "gcp:filestore/instance:Instance")
     assert bucket.protect and bucket.retain_on_delete and fs.protect and fs.retain_on_delete
-    assert bucket.inputs["forceDestroy"] is False  # never in prod, whatever the config says
+    assert bucket.inputs["forceDestroy"] is False  # never in prod (the config edge refuses forceDestroy: true)
     assert fs.inputs["deletionProtectionEnabled"] is True
     assert fs.inputs["location"] == "us-central1" and fs.inputs["tier"] == "REGIONAL"
 
