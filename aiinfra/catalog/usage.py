@@ -7,6 +7,7 @@ defaults below are shown in every cost report.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,7 +74,8 @@ def usage_problems(raw: Any, path: str = "usage") -> list[str]:
             problems.append(f"{where}: negotiated prices are not set in the stack file; they moved to "
                             "aiinfra/catalog/data/negotiated_prices.json (owned by finance, each with its contract "
                             "reference and expiry date). Remove this key")
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            # NaN passes `value < 0` (every comparison is false) and would price as NaN: refused too.
             unit = USAGE_DEFAULTS[key][1]
             problems.append(f"{where}: {value!r} is not allowed; expected a number >= 0 ({unit})")
     return problems
