@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiinfra.commands.preflight",
     "aiinfra.commands.price",
     "aiinfra.commands.cost",
+    "aiinfra.commands.gate",
     "aiinfra.commands.size",
 )
 
