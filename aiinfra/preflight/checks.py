@@ -51,20 +51,22 @@ class Report:
     stack: str
     region: str
     findings: list[Finding] = field(default_factory=list)
+    api: str = "AWS"
+    """Whose APIs the checks called (AWS or GCP), for the heading."""
 
     @property
     def failed(self) -> bool:
         return any(f.status is Status.FAIL for f in self.findings)
 
     def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "region": self.region, "ok": not self.failed,
+        return {"stack": self.stack, "cloud": self.api.lower(), "region": self.region, "ok": not self.failed,
                 "findings": [f.to_json() for f in self.findings]}
 
     def render_table(self) -> str:
         rows = [("STATUS", "CHECK", "SUBJECT", "DETAIL")]
         rows += [(f.status.value.upper(), f.check, f.subject, f.detail) for f in self.findings]
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [f"Preflight for stack {self.stack!r} in {self.region} (read-only AWS calls)", ""]
+        lines = [f"Preflight for stack {self.stack!r} in {self.region} (read-only {self.api} calls)", ""]
         lines += [f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]}".rstrip() for r in rows]
         todo = [f for f in self.findings if f.fix and f.status is not Status.OK]
         if todo:

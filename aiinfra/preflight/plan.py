@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from aiinfra.offline import Plan, StackConfig, run_plan
 from aiinfra.offline.mocks import GCP_PROJECT, PlanMocks
 from aiinfra.preflight.checks import CAPACITY_BLOCK_HOURS, AwsClients, Report, available_zones, run_checks
+from aiinfra.preflight.gcp import GcpApi, GcpApiError, gcp_needs, run_gcp_checks
 from aiinfra.preflight.requirements import stack_needs
 
 _ZONES_TOKEN = "aws:index/getAvailabilityZones:getAvailabilityZones"
@@ -36,10 +37,17 @@ class _RealZoneMocks(PlanMocks):
         return super().call(args)
 
 
+def cloud_of(cfg: StackConfig) -> str:
+    cloud = cfg.values.get(f"{cfg.project}:cloud") or "aws"
+    if cloud not in ("aws", "gcp"):
+        raise PreflightError(f"stack {cfg.stack!r}: cloud {cloud!r} is not one preflight knows; allowed: aws, gcp")
+    return str(cloud)
+
+
 def region_of(cfg: StackConfig) -> str:
-    cloud = str(cfg.values.get(f"{cfg.project}:cloud") or "aws")
-    if cloud != "aws":
-        raise PreflightError(f"stack {cfg.stack!r} is on {cloud!r}; preflight checks AWS stacks only")
+    if cloud_of(cfg) != "aws":
+        raise PreflightError(f"stack {cfg.stack!r} is on 'gcp'; the AWS checks do not apply (preflight_gcp_stack "
+                             "runs the GCP checks, as `aiinfra preflight` does)")
     region = cfg.values.get("aws:region")
     if not isinstance(region, str) or not region:
         raise PreflightError(f"stack {cfg.stack!r} sets no aws:region")
@@ -67,3 +75,23 @@ def preflight_stack(cfg: StackConfig, clients: AwsClients, capacity_block_hours:
         raise PreflightError(f"cannot reach AWS: {exc}; configure credentials (AWS_PROFILE, SSO or OIDC)") from None
     plan = plan_with_zones(cfg, zones)
     return run_checks(stack_needs(plan), clients, capacity_block_hours, now)
+
+
+def preflight_gcp_stack(cfg: StackConfig, api: GcpApi) -> Report:
+    """Plan `cfg` offline and check it against the Compute Engine and Cloud TPU APIs. Raises
+    PreflightError (no project or region, unreadable region), PlanError or ProjectError."""
+    if cloud_of(cfg) != "gcp":
+        raise PreflightError(f"stack {cfg.stack!r} is not a GCP stack")
+    project, region = cfg.values.get("gcp:project"), cfg.values.get("gcp:region")
+    for key, value in (("gcp:project", project), ("gcp:region", region)):
+        if not isinstance(value, str) or not value:
+            raise PreflightError(f"stack {cfg.stack!r} sets no {key}")
+    plan = run_plan(cfg)
+    try:
+        return run_gcp_checks(gcp_needs(plan), api)
+    except GcpApiError as exc:
+        hint = {401: "; configure Application Default Credentials (gcloud auth application-default login, or "
+                     "Workload Identity in CI)",
+                403: f"; the credentials need compute.regions.get (read-only) on project {project}",
+                404: f"; is {project!r} the project id and {region!r} a region?"}.get(exc.status, "")
+        raise PreflightError(f"cannot read region {region} of project {project}: {exc}{hint}") from None

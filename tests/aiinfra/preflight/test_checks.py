@@ -242,5 +242,5 @@ def test_invalid_block_duration_and_non_aws_stack_are_user_errors(clients: Calla
         preflight_stack(load_stack_config(ROOT, "dev"), clients(), capacity_block_hours=30)
     gcp = StackConfig(project="ai-infra", stack="g", project_dir=ROOT, main=ROOT / "__main__.py",
                       values={"ai-infra:cloud": "gcp", "gcp:region": "us-central1"})
-    with pytest.raises(PreflightError, match="stack 'g' is on 'gcp'; preflight checks AWS stacks only"):
+    with pytest.raises(PreflightError, match="stack 'g' is on 'gcp'; the AWS checks do not apply"):
         preflight_stack(gcp, clients())
