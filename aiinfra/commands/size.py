@@ -56,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                                                  "family, from the literature)")
     model.add_argument("--checkpoints-kept", type=int, help="checkpoints kept on shared storage (default 3)")
     model.add_argument("--dataset-gb", type=finite_float, help="dataset size on shared storage (default: tokens x 4 B)")
+    model.add_argument("--max-days", type=finite_float,
+                       help="without a deadline, warn when the run takes longer and show the plan that finishes "
+                            "in this many days (default 60)")
     where = p.add_argument_group("where")
     where.add_argument("--accelerator", action="append", default=[], metavar="NAME",
                        help="only these accelerators (repeatable): a100-40gb, a100-80gb, h100, h200, b200, l4, "
@@ -67,9 +70,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.add_argument("--serve", action="store_true", help="size model serving instead of training")
     serve.add_argument("--quantization", default=Quantization.FP16.value,
                        help=f"weights as {', '.join(q.value for q in Quantization)} (default fp16)")
-    serve.add_argument("--context", type=int, default=4096, help="tokens per sequence the KV cache holds")
+    serve.add_argument("--context", type=int, default=4096,
+                       help="longest sequence served, prompt + output (the engine's max model length)")
     serve.add_argument("--rps", type=finite_float, help="target requests per second")
-    serve.add_argument("--output-tokens", type=int, help="generated tokens per request (default 256)")
+    serve.add_argument("--prompt-tokens", type=int, help="mean prompt tokens per request (default 1024)")
+    serve.add_argument("--output-tokens", type=int, help="mean generated tokens per request (default 256)")
+    serve.add_argument("--kv-heads", type=int,
+                       help="key/value heads, grouped-query attention (default 8; attention heads for MHA)")
+    serve.add_argument("--prefix-cache-hit", type=finite_float,
+                       help="share of prompt tokens served from the prefix cache (default 0)")
+    serve.add_argument("--engine-efficiency", type=finite_float,
+                       help="share of the GPU roofline the serving engine achieves (default 0.38, vLLM's profile)")
     out = p.add_argument_group("output")
     out.add_argument("--format", choices=("table", "json"), default="table")
     out.add_argument("--emit-stack-config", action="store_true",
@@ -89,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     problems: list[str] = []
-    if args.rps is not None:
-        problems.append("--rps: is a serving option; add --serve or remove it")
+    for flag, value in (("--rps", args.rps), ("--prompt-tokens", args.prompt_tokens),
+                        ("--output-tokens", args.output_tokens), ("--kv-heads", args.kv_heads),
+                        ("--prefix-cache-hit", args.prefix_cache_hit), ("--engine-efficiency", args.engine_efficiency)):
+        if value is not None:
+            problems.append(f"{flag}: is a serving option; add --serve or remove it")
     optimizer = _enum(Optimizer, args.optimizer, "--optimizer", problems)
     if problems:
         raise SizingError(problems)
@@ -101,6 +115,7 @@ def _train(args: argparse.Namespace) -> int:
         global_batch=args.global_batch, layers=args.layers, hidden=args.hidden,
         accelerators=tuple(args.accelerator), clouds=tuple(args.cloud), regions=tuple(args.region),
         spot=args.spot, mfu=args.mfu, checkpoints_kept=args.checkpoints_kept, dataset_gb=args.dataset_gb,
+        max_days=args.max_days,
     )
     plan = plan_training(goal)
     if args.emit_stack_config:
@@ -120,7 +135,8 @@ def _serve(args: argparse.Namespace) -> int:
     problems: list[str] = []
     quant = _enum(Quantization, args.quantization, "--quantization", problems)
     for flag, value in (("--tokens", args.tokens), ("--samples", args.samples),
-                        ("--deadline-hours", args.deadline_hours), ("--budget-usd", args.budget_usd)):
+                        ("--deadline-hours", args.deadline_hours), ("--budget-usd", args.budget_usd),
+                        ("--max-days", args.max_days)):
         if value is not None:
             problems.append(f"{flag}: is a training option; remove it with --serve")
     if args.emit_stack_config:
@@ -129,7 +145,9 @@ def _serve(args: argparse.Namespace) -> int:
         raise SizingError(problems)
     goal = ServingGoal(
         params=args.params, quantization=quant or Quantization.FP16, context=args.context,
-        rps=args.rps if args.rps is not None else -1.0, output_tokens=args.output_tokens, layers=args.layers,
+        rps=args.rps if args.rps is not None else -1.0, output_tokens=args.output_tokens,
+        prompt_tokens=args.prompt_tokens, kv_heads=args.kv_heads, prefix_cache_hit=args.prefix_cache_hit,
+        engine_efficiency=args.engine_efficiency, layers=args.layers,
         hidden=args.hidden, accelerators=tuple(args.accelerator), clouds=tuple(args.cloud),
         regions=tuple(args.region), spot=args.spot, mfu=args.mfu, rps_given=args.rps is not None,
     )
@@ -209,8 +227,20 @@ def render_training(plan: TrainingPlan, limit: int = TABLE_ROWS) -> str:
         if net is not None and net.participants > 1:
             lines.append(f"  gradient sync {net.bytes_per_step / 1e9:,.1f} GB per step per participant needs "
                          f"{net.required_gbps:,.1f} of {net.available_gbps:,.0f} Gbit/s ({net.link})")
+        asm = plan.assumptions
+        lines.append(f"  expected {rec.hours:,.1f} h ({rec.accelerator_hours:,.0f} accelerator-hours, MFU {rec.mfu:g}, "
+                     f"goodput {asm['goodput_expected']:g}), {_usd(rec.cost_usd)}; pessimistic "
+                     f"{rec.pessimistic_hours:,.1f} h, {_usd(rec.pessimistic_cost_usd)} (MFU x "
+                     f"{asm['pessimistic_mfu_factor']:g}, goodput {asm['goodput_pessimistic']:g})")
         for note in rec.notes:
             lines.append(f"  note: {note}")
+    for warning in plan.warnings:
+        lines.append(f"WARNING: {warning}")
+    alt = plan.alternative
+    if alt is not None:
+        lines.append(f"  deadline-driven alternative: {alt.count} x {alt.accelerator} as {alt.units} x "
+                     f"{alt.instance_or_slice} in {alt.cloud} {alt.region}, {alt.hours:,.1f} h, {_usd(alt.cost_usd)} "
+                     f"{alt.market} (pessimistic {alt.pessimistic_hours:,.1f} h, {_usd(alt.pessimistic_cost_usd)})")
     lines += _sensitivity_lines(plan.sensitivity)
     lines += ["", "Assumptions (value, unit, source):"]
     for a in plan.assumptions_json():
@@ -253,16 +283,21 @@ def _sensitivity_lines(sens: dict[str, Any]) -> list[str]:
 
 def render_serving(plan: ServingPlan, limit: int = TABLE_ROWS) -> str:
     g = plan.goal
-    lines = [f"Serving sizing: {show_number(g.params)} parameters ({g.quantization.value}), context {g.context}, "
-             f"{plan.rps:g} requests/s, {plan.output_tokens} output tokens each", ""]
+    lines = [f"Serving sizing: {show_number(g.params)} parameters ({g.quantization.value}), {plan.rps:g} requests/s of "
+             f"{plan.prompt_tokens} prompt + {plan.output_tokens} output tokens (mean), context up to {g.context}", ""]
     how = "derived from parameters" if plan.shape.derived else "given"
     lines.append(f"Model     {plan.shape.layers} layers x {plan.shape.hidden} hidden ({how})")
+    asm = plan.assumptions
     lines.append(f"Memory    weights {plan.weights_bytes / 1e9:,.1f} GB; KV cache {plan.kv_per_token / 1e3:,.1f} KB "
-                 f"per token = 2 x layers x hidden x {plan.assumptions['serving_bytes_kv']:g} B; "
+                 f"per token = 2 x {plan.shape.layers} layers x {plan.kv_heads} KV heads x {asm['head_dim']:g} x "
+                 f"{asm['serving_bytes_kv']:g} B; {plan.kv_per_mean_sequence / 1e6:,.1f} MB per mean request, "
                  f"{plan.kv_per_sequence / 1e9:,.2f} GB per {g.context}-token sequence")
+    lines.append(f"Batching  continuous (paged KV: a sequence holds its own tokens), up to "
+                 f"{asm['serving_max_batch']:g} sequences; prefix-cache hit {plan.prefix_cache_hit:g}; "
+                 f"engine efficiency {plan.engine_efficiency:g}")
     lines.append("")
     header = ["", "cloud", "region", "accelerator", "instance/slice", "per replica", "batch", "req/s each",
-              "replicas", "$/month", "feasible"]
+              "replicas", "instances", "$/month", "feasible"]
     shown = list(plan.candidates[:limit])
     if plan.recommended is not None and plan.recommended not in shown:
         shown.append(plan.recommended)
@@ -270,14 +305,14 @@ def render_serving(plan: ServingPlan, limit: int = TABLE_ROWS) -> str:
     for i, c in enumerate(shown):
         rows.append(["*" if c is plan.recommended else str(i + 1), c.cloud, c.region, c.accelerator,
                      c.instance_or_slice, str(c.devices_per_replica), str(c.batch), f"{c.rps_per_replica:,.2f}",
-                     str(c.replicas), _usd(c.cost_per_month_usd), "yes" if c.feasible else "no"])
+                     str(c.replicas), str(c.instances), _usd(c.cost_per_month_usd), "yes" if c.feasible else "no"])
     lines += _grid(header, rows)
     lines.append("* cheapest feasible")
     if plan.recommended is not None:
         r = plan.recommended
-        lines += ["", f"Recommended: {r.replicas} x {r.instance_or_slice} ({r.devices_per_replica} x {r.accelerator} "
-                      f"per replica) in {r.cloud} {r.region}, {_usd(r.cost_per_month_usd)} per month "
-                      f"({plan.hours_per_month} h)"]
+        lines += ["", f"Recommended: {r.instances} x {r.instance_or_slice} ({r.replicas} replicas of "
+                      f"{r.devices_per_replica} x {r.accelerator}) in {r.cloud} {r.region}, "
+                      f"{_usd(r.cost_per_month_usd)} per month ({plan.hours_per_month} h)"]
         for note in r.notes:
             lines.append(f"  note: {note}")
     else:

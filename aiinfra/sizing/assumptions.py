@@ -34,8 +34,23 @@ class MfuFigure:
     family: str
     accelerators: tuple[str, ...]
     value: float
+    """The family's reference figure: serving, and training when no size band applies."""
     source: str
     note: str = ""
+    by_params: tuple[tuple[float | None, float, str], ...] = ()
+    """Training bands by model size: (largest parameter count or None for any, MFU, source), ascending."""
+
+    def for_params(self, params: float | None) -> tuple[float, str, str]:
+        """(MFU, source, band label) for a model of `params` parameters (None: the reference figure)."""
+        if params is None:
+            return self.value, self.source, ""
+        low = 0.0
+        for top, value, source in self.by_params:
+            if top is None or params <= top:
+                band = f"above {low / 1e9:g}B parameters" if top is None else f"up to {top / 1e9:g}B parameters"
+                return value, source, band
+            low = top
+        return self.value, self.source, f"above {low / 1e9:g}B parameters" if self.by_params else ""
 
 
 @dataclass(frozen=True)
@@ -53,15 +68,19 @@ class Assumptions:
     def get(self, key: str) -> Assumption:
         return self.values[key]
 
-    def mfu_for(self, accelerator: str) -> Assumption:
-        """The utilisation used for one accelerator: the user's override or its family's figure."""
+    def mfu_for(self, accelerator: str, params: float | None = None) -> Assumption:
+        """The utilisation used for one accelerator: the user's override, or its family's figure for a
+        model of `params` parameters (training: published MFU falls with size bands); None: the
+        family's reference figure (serving)."""
         if self.mfu_override is not None:
             return Assumption(f"mfu.{accelerator}", self.mfu_override, "fraction of peak dense BF16",
                               "user (--mfu)")
         fig = self.mfu.get(accelerator)
         if fig is None:
             raise KeyError(f"no MFU figure for accelerator {accelerator!r} in sizing_assumptions.json")
-        return Assumption(f"mfu.{fig.family}", fig.value, "fraction of peak dense BF16", fig.source)
+        value, source, band = fig.for_params(params)
+        unit = f"fraction of peak dense BF16 ({band})" if band else "fraction of peak dense BF16"
+        return Assumption(f"mfu.{fig.family}", value, unit, source)
 
     def with_values(self, **overrides: float) -> Assumptions:
         """A copy with some values replaced by the user's (source: user)."""
@@ -78,16 +97,19 @@ class Assumptions:
         """Every MFU figure moved by `delta` (e.g. -0.10 for the '10 points lower' view)."""
         if self.mfu_override is not None:
             return replace(self, mfu_override=self.mfu_override + delta)
-        mfu = {name: replace(fig, value=round(fig.value + delta, 4), source=f"{fig.source} ({delta:+.2f})")
+        mfu = {name: replace(fig, value=round(fig.value + delta, 4), source=f"{fig.source} ({delta:+.2f})",
+                             by_params=tuple((top, round(v + delta, 4), f"{src} ({delta:+.2f})")
+                                             for top, v, src in fig.by_params))
                for name, fig in self.mfu.items()}
         return replace(self, mfu=mfu)
 
-    def used(self, keys: tuple[str, ...], accelerators: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-        """The assumptions a result depends on, as JSON rows (MFU rows once per family)."""
+    def used(self, keys: tuple[str, ...], accelerators: tuple[str, ...] = (),
+             params: float | None = None) -> list[dict[str, Any]]:
+        """The assumptions a result depends on, as JSON rows (MFU rows once per family, for `params`)."""
         rows = [self.values[k].to_json() for k in keys]
         seen: set[str] = set()
         for name in accelerators:
-            a = self.mfu_for(name)
+            a = self.mfu_for(name, params)
             if a.key in seen:
                 continue
             seen.add(a.key)
@@ -102,8 +124,10 @@ def _load() -> Assumptions:
               for row in data["assumptions"]}
     mfu: dict[str, MfuFigure] = {}
     for row in data["mfu"]:
+        bands = tuple((None if b["max_params"] is None else float(b["max_params"]), float(b["value"]), b["source"])
+                      for b in row.get("by_params", ()))
         fig = MfuFigure(row["family"], tuple(row["accelerators"]), float(row["value"]), row["source"],
-                        row.get("note", ""))
+                        row.get("note", ""), bands)
         for name in fig.accelerators:
             mfu[name] = fig
     return Assumptions(values=values, mfu=mfu)

@@ -59,7 +59,8 @@ TRAINING_ASSUMPTION_KEYS = (
     "bytes_optimizer_adam", "bytes_optimizer_sgd", "activation_bytes_per_token_per_hidden_per_layer",
     "checkpointed_activation_bytes_per_token_per_hidden_per_layer", "params_per_layer_hidden_squared",
     "hidden_per_layer", "head_dim", "seq_len", "global_batch", "usable_memory_fraction",
-    "dataset_bytes_per_token", "checkpoints_kept", "checkpoint_write_seconds", "fsx_throughput_mbps_per_tib",
+    "dataset_bytes_per_token", "checkpoints_kept", "checkpoint_write_seconds", "goodput_expected",
+    "goodput_pessimistic", "pessimistic_mfu_factor", "max_run_days", "fsx_throughput_mbps_per_tib",
     "allreduce_bytes_factor", "zero3_traffic_over_ddp",
 )
 
@@ -96,6 +97,8 @@ class TrainingGoal:
     checkpoints_kept: int | None = None
     dataset_gb: float | None = None
     """Dataset size on shared storage, GB; default tokens x bytes per token."""
+    max_days: float | None = None
+    """Without a deadline, warn above this many days of wall-clock; default from the assumptions."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class Candidate:
     count: int
     """Accelerators in total."""
     hours: float
-    """Wall-clock hours."""
+    """Expected wall-clock hours: compute at the family's MFU, divided by the expected goodput."""
     accelerator_hours: float
     cost_on_demand_usd: float | None
     cost_spot_usd: float | None
@@ -153,10 +156,17 @@ class Candidate:
     hourly_usd: float | None
     """Price per hour of the whole configuration in `market`."""
     offering: Offering = field(repr=False, compare=False)
+    pessimistic_hours: float = 0.0
+    """Wall-clock hours at the pessimistic MFU and goodput."""
 
     @property
     def cost_usd(self) -> float | None:
         return self.cost_spot_usd if self.market == "spot" else self.cost_on_demand_usd
+
+    @property
+    def pessimistic_cost_usd(self) -> float | None:
+        """The same configuration's cost for the pessimistic hours, in `market`."""
+        return None if self.hourly_usd is None else self.hourly_usd * self.pessimistic_hours
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -172,6 +182,8 @@ class Candidate:
             "count": self.count,
             "hours": round(self.hours, 2),
             "accelerator_hours": round(self.accelerator_hours, 1),
+            "pessimistic_hours": round(self.pessimistic_hours, 2),
+            "pessimistic_cost_usd": _money(self.pessimistic_cost_usd),
             "cost_usd": _money(self.cost_usd),
             "cost_on_demand_usd": _money(self.cost_on_demand_usd),
             "cost_spot_usd": _money(self.cost_spot_usd),
@@ -205,6 +217,10 @@ class TrainingPlan:
     candidates: tuple[Candidate, ...]
     recommended: Candidate | None
     sensitivity: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+    """Things the plan meets but a team would not accept as is (e.g. a run of many months)."""
+    alternative: Candidate | None = None
+    """Without a deadline, when the run is too long: the cheapest plan that finishes in `max_run_days`."""
 
     @property
     def storage_bytes(self) -> float:
@@ -236,7 +252,8 @@ class TrainingPlan:
 
     def assumptions_json(self) -> list[dict[str, Any]]:
         """Every assumption this plan used, with value, unit and source (MFU once per family)."""
-        return self.assumptions.used(TRAINING_ASSUMPTION_KEYS, tuple(sorted({c.accelerator for c in self.candidates})))
+        return self.assumptions.used(TRAINING_ASSUMPTION_KEYS, tuple(sorted({c.accelerator for c in self.candidates})),
+                                     self.goal.params)
 
     def to_json(self) -> dict[str, Any]:
         g = self.goal
@@ -262,6 +279,8 @@ class TrainingPlan:
             "candidates": [c.to_json() for c in self.candidates],
             "recommended": self.recommended.to_json() if self.recommended else None,
             "sensitivity": self.sensitivity,
+            "warnings": list(self.warnings),
+            "alternative": self.alternative.to_json() if self.alternative else None,
         }
 
 
@@ -314,6 +333,10 @@ def validate_training_goal(goal: TrainingGoal) -> None:
         p.append(f"--mfu: {goal.mfu} leaves nothing for the 10-points-lower view; expected more than 0.1")
     if goal.dataset_gb is not None and goal.dataset_gb < 0:
         p.append(f"--dataset-gb: {goal.dataset_gb} must not be negative")
+    if goal.max_days is not None:
+        _positive(p, "--max-days", goal.max_days)
+        if goal.deadline_hours is not None:
+            p.append("--max-days: applies to plans without a deadline; --deadline-hours already bounds the run")
     validate_selection(p, goal.accelerators, goal.clouds, goal.regions)
     if p:
         raise SizingError(p)
@@ -385,10 +408,37 @@ def plan_training(goal: TrainingGoal, assumptions: Assumptions | None = None,
     ranked = tuple(sorted(cands, key=_rank))
     recommended = next((c for c in ranked if c.feasible), None)
     sensitivity: dict[str, Any] = {}
+    warnings: list[str] = []
+    alternative = None
     if _sensitivity:
         sensitivity = _sensitivity_view(goal, a, recommended)
+        warnings, alternative = _too_long(goal, a, recommended)
     return TrainingPlan(goal, a, flops, basis, shape, seq_len, batch, steps, acts, ckpt, kept, dataset, ranked,
-                        recommended, sensitivity)
+                        recommended, sensitivity, tuple(warnings), alternative)
+
+
+def _too_long(goal: TrainingGoal, a: Assumptions, rec: Candidate | None) -> tuple[list[str], Candidate | None]:
+    """Without a deadline, a run longer than `max_run_days` warns and gets the deadline-driven alternative."""
+    if goal.deadline_hours is not None or rec is None:
+        return [], None
+    days = goal.max_days or a["max_run_days"]
+    if rec.hours <= days * 24:
+        return [], None
+    what = f"the ${goal.budget_usd:,.0f} budget" if goal.budget_usd is not None else "no deadline"
+    warning = (f"with {what} the cheapest plan runs {rec.hours / 24:,.0f} days ({rec.hours:,.0f} h) on "
+               f"{rec.count} x {rec.accelerator}, over the {days:g}-day limit (--max-days)")
+    alt_goal = replace(goal, deadline_hours=days * 24, budget_usd=None, max_days=None)
+    alt = plan_training(alt_goal, a.with_mfu(goal.mfu), _sensitivity=False).recommended
+    if alt is None:
+        return [warning + f"; no configuration finishes in {days:g} days"], None
+    more = ""
+    if goal.budget_usd is not None and alt.cost_usd is not None and alt.cost_usd > goal.budget_usd:
+        more = f", ${alt.cost_usd - goal.budget_usd:,.0f} over the budget"
+    return [warning + f"; finishing in {days:g} days costs {_usd(alt.cost_usd)}{more}"], alt
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.0f}"
 
 
 def _selected(goal: TrainingGoal, o: Offering) -> bool:
@@ -407,8 +457,12 @@ def _rank(c: Candidate) -> tuple[bool, bool, float, str, str]:
 def _size(goal: TrainingGoal, o: Offering, a: Assumptions, flops: float, acts: float, steps: float,
           batch: int) -> Candidate:
     chip: Chip = o.chip
-    mfu = a.mfu_for(chip.name).value
-    acc_hours = accelerator_hours(flops, chip.bf16_tflops, mfu)
+    mfu = a.mfu_for(chip.name, goal.params).value
+    # Expected: compute at the family's MFU, stretched by the share of wall-clock lost to failures,
+    # restarts, checkpoint stalls and evaluation. Pessimistic: lower MFU and lower goodput.
+    acc_hours = accelerator_hours(flops, chip.bf16_tflops, mfu) / a["goodput_expected"]
+    pessimistic_acc_hours = (accelerator_hours(flops, chip.bf16_tflops, mfu * a["pessimistic_mfu_factor"])
+                             / a["goodput_pessimistic"])
     usable = chip.memory_gib * GIB * a["usable_memory_fraction"]
     reasons: list[str] = []
     notes: list[str] = []
@@ -473,6 +527,7 @@ def _size(goal: TrainingGoal, o: Offering, a: Assumptions, flops: float, acts: f
         feasible=not reasons, reasons=tuple(reasons), notes=tuple(notes), mfu=mfu, min_to_fit=min_fit,
         sharding=sharding.value if sharding else None, memory_per_device_gib=mem, network=net,
         hourly_usd=spot_rate if market == "spot" else od_rate, offering=o,
+        pessimistic_hours=pessimistic_acc_hours / count,
     )
 
 

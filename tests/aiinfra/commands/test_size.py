@@ -23,7 +23,8 @@ def test_table_shows_candidates_recommendation_sensitivity_and_sourced_assumptio
     assert code == 0
     assert "Recommended: 128 x tpu-v6e as 1 x v6e-128 in gcp us-central1" in out
     assert "If MFU is 10 points lower:" in out
-    assert "mfu.hopper = 0.4 fraction of peak dense BF16  [Dubey et al. 2024, The Llama 3 Herd of Models" in out
+    assert "mfu.hopper = 0.155 fraction of peak dense BF16 (up to 20B parameters)  [Calibrated on the Llama 3.1" in out
+    assert "goodput_expected = 0.9" in out and "pessimistic" in out
     assert "Storage   checkpoint 98.0 GB x 3 + dataset 8,000.0 GB" in out
 
 
@@ -52,7 +53,8 @@ def test_serve_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--serve", "--params", "7e9", "--quantization", "int8", "--context", "8192",
                        "--rps", "20")
     assert code == 0
-    assert "KV cache 557.6 KB per token = 2 x layers x hidden x 2 B" in out
+    assert "KV cache 135.2 KB per token = 2 x 33 layers x 8 KV heads x 128 x 2 B" in out
+    assert "20 requests/s of 1024 prompt + 256 output tokens (mean), context up to 8192" in out
     assert "per month (730 h)" in out
 
 

@@ -33,7 +33,7 @@ def test_aws_block_parses_and_matches_the_recommendation() -> None:
                                       clouds=("aws",), regions=("us-east-1",)))
     spec = parse(stack_config_yaml(plan))
     group = spec.gpu_groups[0]
-    assert (group.instance_type, group.desired_capacity, group.max_size) == ("p5.48xlarge", 11, 11)
+    assert (group.instance_type, group.desired_capacity, group.max_size) == ("p5.48xlarge", 30, 30)
     assert group.efa and spec.network.tier.value == "ultra" and spec.region == "us-east-1"
     # 3 x 98 GB checkpoints + 8 TB dataset = 8,294 GB = 7,724 GiB -> next multiple of 2400: 9600
     assert spec.storage.fsx.enabled and spec.storage.fsx.storage_capacity_gib == 9600
@@ -52,7 +52,7 @@ def test_gcp_gpu_block_parses() -> None:
                                       clouds=("gcp",), regions=("us-central1",)))
     spec = parse(stack_config_yaml(plan), **{"gcp:project": "ai-infra-dev-1234"})
     group = spec.gcp_gpu_groups[0]
-    assert group.machine_type == "a3-highgpu-8g" and group.target_size == 11 and group.zone == "us-central1-a"
+    assert group.machine_type == "a3-highgpu-8g" and group.target_size == 30 and group.zone == "us-central1-a"
     assert spec.storage.filestore.enabled and spec.storage.filestore.capacity_gib == 7936
 
 

@@ -22,19 +22,23 @@ def test_p5_for_7b_on_2t_tokens_in_30_days_hand_computed() -> None:
     plan = plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=720, accelerators=("h100",),
                                       clouds=("aws",), regions=("us-east-1",)))
     c = only(plan, "p5.48xlarge")
-    # 6 x 7e9 x 2e12 = 8.4e22 FLOPs; / (989e12 x 0.40) / 3600 = 58,981.5 H100-hours
-    acc_hours = 8.4e22 / (989e12 * 0.40) / 3600
-    # ceil(58,981.5 / 720) = 82 GPUs -> 11 instances of 8 = 88 GPUs, 670.2 h
-    assert (c.units, c.count) == (11, 88)
-    assert c.hours == pytest.approx(acc_hours / 88)
+    # 6 x 7e9 x 2e12 = 8.4e22 FLOPs; / (989e12 x 0.155 (Hopper, up to 20B)) / 3600 / 0.9 goodput
+    # = 169,245 H100-hours
+    acc_hours = 8.4e22 / (989e12 * 0.155) / 3600 / 0.9
+    # ceil(169,245 / 720) = 236 GPUs -> 30 instances of 8 = 240 GPUs, 705.2 h
+    assert (c.units, c.count) == (30, 240)
+    assert c.hours == pytest.approx(acc_hours / 240)
+    # pessimistic: MFU x 0.8 and goodput 0.85
+    assert c.pessimistic_hours == pytest.approx(8.4e22 / (989e12 * 0.155 * 0.8) / 3600 / 0.85 / 240)
     assert c.accelerator_hours == pytest.approx(acc_hours)
     price = hourly_price("p5.48xlarge", "us-east-1").hourly_usd
-    assert c.cost_on_demand_usd == pytest.approx(11 * price * acc_hours / 88)
+    assert c.cost_on_demand_usd == pytest.approx(30 * price * acc_hours / 240)
+    assert c.pessimistic_cost_usd == pytest.approx(30 * price * c.pessimistic_hours)
     assert c.feasible and c.reasons == ()
-    # 88 ranks: DDP needs 16 x 7e9 B = 104 GiB > 72 GiB usable; ZeRO-1 (4 + 12/88) x 7e9 fits
+    # 240 ranks: DDP needs 16 x 7e9 B = 104 GiB > 72 GiB usable; ZeRO-1 (4 + 12/240) x 7e9 fits
     assert c.sharding == "zero1"
     assert c.network is not None and c.network.tier == "ultra" and c.network.keeps_up
-    assert any("Running On-Demand P instances" in n and "2112 vCPUs" in n for n in c.notes)
+    assert any("Running On-Demand P instances" in n and "5760 vCPUs" in n for n in c.notes)
 
 
 def test_recommended_is_the_cheapest_feasible_candidate() -> None:
@@ -72,7 +76,7 @@ def test_slow_network_and_batch_ceiling_rule_out_small_instances() -> None:
                                       regions=("us-east-1",)))
     c = only(plan, "g5.xlarge")
     assert c.reasons == (
-        "1158 data-parallel ranks exceed the global batch of 1024 sequences; raise --global-batch or the deadline "
+        "3319 data-parallel ranks exceed the global batch of 1024 sequences; raise --global-batch or the deadline "
         "(tensor/pipeline parallelism is not sized here)",
         "gradient sync needs 41 Gbit/s per node but the g5.xlarge network gives 10; the assumed MFU would not hold",
     )
@@ -83,7 +87,7 @@ def test_tpu_need_beyond_the_largest_slice_is_infeasible() -> None:
                                       regions=("us-central1",)))
     c = plan.candidates[0]
     assert c.instance_or_slice == "v5litepod-256"
-    assert c.reasons[0] == ("needs 26706 chips; the largest v5e slice is v5litepod-256 (256 chips) and multislice "
+    assert c.reasons[0] == ("needs 29673 chips; the largest v5e slice is v5litepod-256 (256 chips) and multislice "
                             "is not sized here")
     assert c.reasons[1].endswith("over the 720 h deadline")
 
@@ -92,7 +96,7 @@ def test_tpu_slice_rounds_up_to_a_valid_size() -> None:
     plan = plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=720, accelerators=("tpu-v6e",),
                                       regions=("us-central1",)))
     c = plan.candidates[0]
-    # 8.4e22 / (918e12 x 0.462) / 3600 = 55,016 chip-hours; / 720 -> 77 chips -> v6e-128
+    # 8.4e22 / (918e12 x 0.462) / 3600 / 0.9 goodput = 61,129 chip-hours; / 720 -> 85 chips -> v6e-128
     assert c.instance_or_slice == "v6e-128" and c.count == 128
     assert c.cost_on_demand_usd == pytest.approx(hourly_price("v6e-128", "us-central1").hourly_usd * c.hours)
 
@@ -132,10 +136,10 @@ def test_mfu_ten_points_lower_stretches_hours_in_proportion() -> None:
     rec = plan.recommended
     assert rec is not None
     same = plan.sensitivity["same_configuration"]
-    # no deadline: the count comes from memory alone and stays; hours scale by 0.40 / 0.30
+    # no deadline: the count comes from memory alone and stays; hours scale by 0.155 / 0.055 (Hopper, up to 20B)
     assert same["count"] == rec.count
-    assert same["hours"] == pytest.approx(rec.hours * 0.40 / 0.30, abs=0.01)
-    assert same["mfu"] == pytest.approx(0.30)
+    assert same["hours"] == pytest.approx(rec.hours * 0.155 / 0.055, abs=0.01)
+    assert same["mfu"] == pytest.approx(0.055)
     assert plan.sensitivity["mfu_delta"] == -0.10
 
 
@@ -196,3 +200,35 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(SizingError) as err:
         plan_training(TrainingGoal(params=0, tokens=-1, deadline_hours=1, budget_usd=1))
     assert len(err.value.problems) == 3
+
+
+def test_budget_plan_over_the_day_limit_warns_and_shows_the_deadline_driven_alternative() -> None:
+    # the review's case: a $250,000 budget on spot picks 4 x v6e for ~15,000 h (~21 months)
+    plan = plan_training(TrainingGoal(params=7e9, tokens=2e12, budget_usd=250_000, spot=True))
+    rec, alt = plan.recommended, plan.alternative
+    assert rec is not None and alt is not None
+    assert rec.hours > 60 * 24
+    assert len(plan.warnings) == 1
+    assert plan.warnings[0].startswith(f"with the $250,000 budget the cheapest plan runs {rec.hours / 24:,.0f} days")
+    assert "over the 60-day limit (--max-days)" in plan.warnings[0]
+    # the alternative is the cheapest plan that meets a 60-day deadline
+    assert alt.feasible and alt.hours <= 60 * 24 and alt.count > rec.count
+    deadline = plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=60 * 24, spot=True))
+    assert deadline.recommended is not None and alt.key == deadline.recommended.key
+    assert plan.to_json()["alternative"]["instance_or_slice"] == alt.instance_or_slice
+
+
+def test_max_days_moves_the_limit_and_a_short_run_does_not_warn() -> None:
+    goal = TrainingGoal(params=1e9, tokens=2e10, accelerators=("h100",), regions=("us-east-1",))
+    assert plan_training(goal).warnings == ()
+    tight = plan_training(TrainingGoal(params=1e9, tokens=2e10, accelerators=("h100",), regions=("us-east-1",),
+                                       max_days=0.01))
+    assert tight.warnings and "over the 0.01-day limit" in tight.warnings[0]
+    assert tight.alternative is not None and tight.alternative.hours <= 0.24
+
+
+def test_max_days_with_a_deadline_is_refused() -> None:
+    with pytest.raises(SizingError) as err:
+        plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=100, max_days=10))
+    assert err.value.problems == ["--max-days: applies to plans without a deadline; --deadline-hours already bounds "
+                                  "the run"]
