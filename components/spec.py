@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiinfra.catalog.usage import usage_problems
+from aiinfra.catalog.usage import USAGE_DEFAULTS, usage_problems
 from aiinfra.problems import Problem
 from components.common import Cloud, Environment, Purchase, check_gcp_label, gcp_label_suggestion
 from components.compute.config import (
@@ -39,7 +39,7 @@ from components.compute.config import (
     parse_gpu_groups,
     parse_tpu_pods,
 )
-from components.config_reader import Reader, show
+from components.config_reader import Reader, keys, settings, show
 from components.errors import ConfigError
 from components.images_config import ImagePlatform, ImagesSpec, parse_images
 from components.kubernetes.config import KubernetesSpec, parse_kubernetes
@@ -75,51 +75,62 @@ class TopKey:
     """One top-level key of the `ai-infra` namespace, declared once."""
 
     key: str
-    type: str
+    kind: str
     """`string`, `object` or `list` (the Pulumi.yaml type; objects and lists travel as JSON)."""
-    description: str
-    """What `Pulumi.yaml` says about it."""
+    summary: str
+    """What `Pulumi.yaml` says about it (its keys are appended from `models`)."""
     default: Any = None
     """The `Pulumi.yaml` project default (None: none, the key is required or optional without one)."""
+    models: tuple[type, ...] = ()
+    """The section's models: the description lists their keys (AWS and GCP spellings)."""
     readme_type: str = ""
     readme_default: str = ""
     readme_meaning: str = ""
 
+    @property
+    def description(self) -> str:
+        if not self.models:
+            return self.summary
+        names = list(dict.fromkeys(k for m in self.models for cloud in ("aws", "gcp") for k in keys(m, cloud)
+                                   if settings(m)[_field_of(m, k, cloud)].cloud in ("", cloud)))
+        return f"{self.summary}: {', '.join(names)}."
+
+
+def _field_of(model: type, key: str, cloud: str) -> str:
+    return next(name for name, s in settings(model).items() if s.on(cloud).key == key)
+
 
 TOP_LEVEL: tuple[TopKey, ...] = (
     TopKey("cloud", "string", "Which cloud this stack builds on (aws or gcp).", "aws",
-           "`aws` \\| `gcp`", "`aws`", "which cloud this stack builds on"),
+           readme_type="`aws` \\| `gcp`", readme_default="`aws`", readme_meaning="which cloud this stack builds on"),
     TopKey("environment", "string", "dev, staging or prod. Decides data protection and which guardrails apply.",
-           None, "`dev` \\| `staging` \\| `prod`", "required",
-           "`prod` protects data stores (`protect`, `retain_on_delete`) and forbids schedules"),
+           readme_type="`dev` \\| `staging` \\| `prod`", readme_default="required",
+           readme_meaning="`prod` protects data stores (`protect`, `retain_on_delete`) and forbids schedules"),
     TopKey("tags", "object", "Cost tags applied to every taggable resource. Required keys: team, cost-center.", {},
-           "map", "required keys `team`, `cost-center`",
-           "cost tags on every taggable resource, plus `environment` (set for you)"),
-    TopKey("network", "object", "VPC layout and bandwidth tier: cidr, azCount, tier (standard|enhanced|ultra), "
-           "flowLogs, peeredCidrs.", {}, "object", "see below", "VPC and tier"),
-    TopKey("storage", "object", "Shared storage: efs, bucket, fsxLustre (AWS); filestore, bucket (GCS) (GCP). See "
-           "README.", {}, "object", "see below", "shared storage"),
-    TopKey("gpuGroups", "list", "GPU instance groups (list): name, instanceType, sizes, purchase mix, EFA, "
-           "reservations, schedule.", [], "list", "`[]`",
-           "GPU instance groups (AWS keys below; GCP keys under \"GCP keys\")"),
-    TopKey("usage", "object", "Cost assumptions for aiinfra plan/cost and the policy pack: storage GB, traffic, "
-           "training runs per month, negotiatedPrices (see README, Costs and policy gates).", {},
-           "object", "documented defaults", "cost assumptions a plan cannot know (see \"Costs and policy gates\")"),
-    TopKey("kubernetes", "object", "One EKS/GKE cluster: version, privateEndpoint, releaseChannel (GKE), "
-           "systemPool, gpuPools, tpuPools (GKE). Empty: no cluster.", {}, "object", "none (no cluster)",
-           "EKS / GKE cluster and its pools (see \"Kubernetes and workloads\")"),
-    TopKey("workloads", "object", "Workloads on the cluster: trainingJobs (torchrun across nodes) and servers "
-           "(compressed-model serving).", {}, "object", "`{}`", "training jobs and model servers on the cluster"),
-    TopKey("tpuPods", "list", "GCP TPU slices (list): name, acceleratorType, zone, runtimeVersion, slices "
-           "(multislice), purchase, queued, reserved, dataDisks.", [], "list", "`[]`",
+           readme_type="map", readme_default="required keys `team`, `cost-center`",
+           readme_meaning="cost tags on every taggable resource, plus `environment` (set for you); on GCP also "
+                          "valid labels: lowercase letters, digits, `_`, `-`, up to 63"),
+    TopKey("network", "object", "VPC layout and bandwidth tier", {}, (NetworkSpec,),
+           "object", "see below", "VPC and tier"),
+    TopKey("storage", "object", "Shared storage (efs and fsxLustre on AWS, filestore on GCP, bucket on both)", {},
+           (StorageSpec,), "object", "see below", "shared storage"),
+    TopKey("gpuGroups", "list", "GPU instance groups (list; AWS and GCP keys)", [], (GpuGroupSpec, GcpGpuGroupSpec),
+           "list", "`[]`", "GPU instance groups (AWS keys below; GCP keys under \"GCP keys\")"),
+    TopKey("usage", "object", "Cost assumptions for aiinfra plan/cost and the policy pack (see README, Costs and "
+           f"policy gates): {', '.join(USAGE_DEFAULTS)}.", {}, (), "object", "documented defaults",
+           "cost assumptions a plan cannot know (see \"Costs and policy gates\")"),
+    TopKey("kubernetes", "object", "One EKS/GKE cluster (empty: no cluster)", {}, (KubernetesSpec,),
+           "object", "none (no cluster)", "EKS / GKE cluster and its pools (see \"Kubernetes and workloads\")"),
+    TopKey("workloads", "object", "Workloads on the cluster (torchrun training jobs, compressed-model servers)", {},
+           (WorkloadsSpec,), "object", "`{}`",
+           "training jobs and model servers on the cluster"),
+    TopKey("tpuPods", "list", "GCP TPU slices (list)", [], (TpuPodSpec,), "list", "`[]`",
            "TPU slices, GCP only (see \"GCP keys\")"),
-    TopKey("images", "object", "Image registries and builds: registry (create ECR / Artifact Registry "
-           "repositories), build (pulumi up builds training_images/*; default off, CI builds), repositoryPrefix, "
-           "keepLast, untaggedExpiryDays, platform.", {}, "object", "registry and build off",
-           "image repositories and optional in-stack builds (see \"How this runs in CI\")"),
+    TopKey("images", "object", "Image registries and builds (default off: CI builds)", {}, (ImagesSpec,), "object",
+           "registry and build off", "image repositories and optional in-stack builds (see below)"),
 )
 """Every top-level key the program reads (without the `ai-infra:` namespace). `Pulumi.yaml` and the README's
-top-level table are generated from this table."""
+top-level table are generated from this table (`components/schema_docs.py`)."""
 
 PROJECT_KEYS: tuple[str, ...] = tuple(k.key for k in TOP_LEVEL)
 PROVIDER_KEYS = ("aws:region", "gcp:region", "gcp:project")

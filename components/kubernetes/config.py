@@ -65,6 +65,7 @@ class SystemPoolSpec:
     """CPU nodes for cluster services (CoreDNS, device plugins, controllers)."""
 
     instance_type: str = setting("instanceType", "m7i.xlarge", doc="CPU nodes for cluster services",
+                                 default_doc="`m7i.xlarge` (AWS) / `e2-standard-4` (GCP)",
                                  gcp={"key": "machineType", "default": "e2-standard-4"})
     """EC2 instance type (AWS, default `m7i.xlarge`) or GCE machine type (GCP, default `e2-standard-4`)."""
     min_size: int = setting("minSize", 2, lo=0, hi=1000, doc="fewest nodes")

@@ -42,7 +42,8 @@ FSX_PERSISTENT_2_THROUGHPUT = (125, 250, 500, 1000)
 class EfsSpec:
     enabled: bool = setting("enabled", True, doc="EFS, encrypted, a mount target per private subnet, NFS from the "
                                                  "VPC only, backups on")
-    throughput_mode: EfsThroughputMode = setting("throughputMode", EfsThroughputMode.ELASTIC, doc="")
+    throughput_mode: EfsThroughputMode = setting("throughputMode", EfsThroughputMode.ELASTIC,
+                                                 doc="EFS throughput mode")
     provisioned_mibps: int = setting("provisionedMibps", 0, lo=0, hi=10240, unit="MiB/s", default_doc="—",
                                      doc="required with `provisioned` (1..10240), rejected otherwise")
     transition_to_ia_days: int = setting("transitionToIaDays", 30, type_doc=", ".join(map(str, EFS_IA_DAYS)),
@@ -63,7 +64,8 @@ class FsxSpec:
     enabled: bool = setting("enabled", False, doc="FSx for Lustre in the GPU subnet, linked to the bucket")
     storage_capacity_gib: int = setting("storageCapacityGib", 1200, lo=1200, unit="GiB",
                                         doc="1200 or a multiple of 2400")
-    deployment_type: FsxDeploymentType = setting("deploymentType", FsxDeploymentType.PERSISTENT_2, doc="")
+    deployment_type: FsxDeploymentType = setting("deploymentType", FsxDeploymentType.PERSISTENT_2,
+                                                 doc="FSx for Lustre deployment type")
     per_unit_storage_throughput: int = setting(
         "perUnitStorageThroughput", 250, type_doc=", ".join(map(str, FSX_PERSISTENT_2_THROUGHPUT)) + " (MB/s/TiB)",
         doc="PERSISTENT_2 only")
