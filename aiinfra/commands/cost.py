@@ -36,7 +36,8 @@ try:
     p = run_plan(load_stack_config(Path(sys.argv[1]), sys.argv[2]))
 except (PlanError, ProjectError) as exc:
     items = getattr(exc, "items", None) or []
-    print(json.dumps({"error": str(exc), "problems": [i.to_json() for i in items]}, default=str))
+    print(json.dumps({"error": str(exc), "title": getattr(exc, "title", None),
+                      "problems": [i.to_json() for i in items]}, default=str))
     sys.exit(0)
 print(json.dumps({"project": p.project, "stack": p.stack, "config": p.config,
                   "resources": [r.to_json() for r in p.resources]}, default=str))
@@ -96,7 +97,8 @@ def _plan_in_subprocess(tree: Path, stack: str, code_root: Path) -> Any:
         items = [Problem(path=str(i.get("path", "")), message=str(i.get("message", "")),
                          value=i.get("value", UNSET), allowed=_allowed(i.get("allowed")))
                  for i in doc.get("problems") or [] if isinstance(i, dict)]
-        raise PlanError(items or str(doc["error"]))
+        title = doc.get("title")
+        raise PlanError(items or str(doc["error"]), title=title if isinstance(title, str) else None)
     resources = [SimpleNamespace(**r) for r in doc["resources"]]
     return SimpleNamespace(project=doc["project"], stack=doc["stack"], config=doc["config"], resources=resources)
 

@@ -55,7 +55,9 @@ class PlanError(ProblemsError):
     `items` holds its problems. A program error is one problem with an empty path.
     """
 
-    def __init__(self, problems: str | Problem | Iterable[Problem | str], program_error: bool = False) -> None:
+    def __init__(self, problems: str | Problem | Iterable[Problem | str], program_error: bool = False,
+                 title: str | None = None) -> None:
+        self.title = title  # the heading the program's own error had ("invalid stack configuration")
         super().__init__([problems] if isinstance(problems, (str, Problem)) else problems)
         self.program_error = program_error
 
@@ -258,7 +260,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     if program_error is not None:
         found = carried_problems(program_error)
         if found:
-            raise PlanError(found)
+            raise PlanError(found, title=_title(program_error))
     if isinstance(program_error, pulumi.RunError):
         raise PlanError(str(program_error))
     if program_error is not None:
@@ -288,6 +290,17 @@ def carried_problems(exc: BaseException) -> list[Problem]:
         seen.add(id(here))
         here = here.__cause__ or here.__context__
     return []
+
+
+def _title(exc: BaseException) -> str | None:
+    here: BaseException | None = exc
+    for _ in range(16):
+        if here is None:
+            break
+        if isinstance(here, ProblemsError) and here.title:
+            return here.title
+        here = here.__cause__ or here.__context__
+    return None
 
 
 def _configure(monitor: PlanMonitor, cfg: StackConfig, preview: bool) -> None:

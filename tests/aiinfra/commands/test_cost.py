@@ -58,6 +58,19 @@ def test_diff_shows_the_change_per_resource_and_in_total(repo: Path, capsys: pyt
     assert "| `ai-infra-dev-dev-l4-asg` | changed |" in md
 
 
+def test_diff_on_a_broken_stack_prints_its_problems_as_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The working tree is planned in another interpreter; its problems come back with every field."""
+    stack = repo / "stacks" / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("maxSize: 2", "maxSize: lots"))
+    assert main(["cost", "diff", "--base", "HEAD", "--stack", "dev", "--format", "json",
+                 "--project-dir", str(repo)]) == 2
+    captured = capsys.readouterr()
+    [problem] = json.loads(captured.out)["problems"]
+    assert problem["path"] == "gpuGroups[0].maxSize"
+    assert "lots" in problem["message"]
+    assert captured.err.startswith("error: invalid stack configuration (1 problem):\n  - gpuGroups[0].maxSize:")
+
+
 def test_diff_with_unknown_ref_exits_2(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["cost", "diff", "--base", "no-such-ref", "--stack", "dev", "--project-dir", str(repo)]) == 2
     assert "cannot check out --base 'no-such-ref'" in capsys.readouterr().err

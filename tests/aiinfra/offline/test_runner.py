@@ -120,3 +120,40 @@ def test_resource_transforms_run_like_the_engine_runs_them(tmp_path: Path) -> No
     """)
     vpc = run_plan(cfg).by_type("aws:ec2/vpc:Vpc")[0]
     assert vpc.inputs["tags"] == {"t": "1"}
+
+
+_RAISES_PROBLEMS = """
+    import pulumi
+    from aiinfra.problems import Problem, ProblemsError
+
+    class ConfigError(ProblemsError):
+        title = "invalid stack configuration"
+
+    try:
+        raise ConfigError([Problem("gpuGroups[0].maxSize", "must be at least minSize (2)", value=1, allowed="2..1000"),
+                           "network.tier: 'ultr' is not allowed"])
+    except ConfigError as err:
+        raise pulumi.RunError(err.render()) from None
+"""
+
+
+def test_structured_problems_cross_the_engine_boundary(tmp_path: Path) -> None:
+    """The program raises a RunError (what Pulumi prints); the plan still gets every problem's fields."""
+    cfg = _tiny_project(tmp_path, _RAISES_PROBLEMS)
+    with pytest.raises(PlanError) as info:
+        run_plan(cfg)
+    assert [p.to_json() for p in info.value.items] == [
+        {"path": "gpuGroups[0].maxSize", "message": "must be at least minSize (2)", "value": 1, "allowed": "2..1000"},
+        {"path": "network.tier", "message": "'ultr' is not allowed"},
+    ]
+    assert not info.value.program_error
+    assert str(info.value).splitlines()[1] == "  - gpuGroups[0].maxSize: must be at least minSize (2)"
+
+
+def test_a_program_bug_is_one_problem_marked_as_a_program_error(tmp_path: Path) -> None:
+    cfg = _tiny_project(tmp_path, "import json\njson.loads('{')\n")
+    with pytest.raises(PlanError) as info:
+        run_plan(cfg)
+    assert info.value.program_error
+    [problem] = info.value.items
+    assert problem.path == "" and problem.message.startswith("program error: JSONDecodeError")
