@@ -46,7 +46,8 @@ def test_markdown_comment(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_explicit_policy_pack_config_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     strict = tmp_path / "strict.json"
-    strict.write_text(json.dumps({"stack-monthly-budget": {"monthlyLimitUsd": 10},
+    strict.write_text(json.dumps({"budget-environment": {"environment": "dev"},
+                                  "stack-monthly-budget": {"monthlyLimitUsd": 10},
                                   "stack-worst-case-budget": {"monthlyLimitUsd": 1e6},
                                   "training-run-cost-cap": {"maxRunUsd": 1e6},
                                   "accelerator-allowlist": {"allowed": ["l4"]},
