@@ -10,7 +10,7 @@ project-wide.
 from __future__ import annotations
 
 from components.kubernetes.config import ACCELERATOR_LABEL, addon_image
-from components.workloads.pods import PART_OF, Manifest
+from components.kubernetes.manifests import PART_OF, Manifest
 
 EFA_LABEL = "ai-infra/efa"
 _KUBELET_PLUGINS = "/var/lib/kubelet/device-plugins"

@@ -14,11 +14,11 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.kubernetes import device_plugins
+from components.kubernetes import manifests as pods
 from components.kubernetes.config import GPU_TAINT_KEY, GpuPoolSpec, KubernetesSpec
 from components.kubernetes.device_plugins import EFA_LABEL
 from components.kubernetes.identity import irsa_trust_policy
 from components.kubernetes.placement import node_labels
-from components.workloads import pods
 
 _MANAGED = "arn:aws:iam::aws:policy/"
 SYSTEM_AMI = "AL2023_x86_64_STANDARD"
