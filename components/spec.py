@@ -15,11 +15,12 @@ sections and checks the rules that span sections. The README config reference an
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiinfra.catalog.usage import USAGE_DEFAULTS, usage_problems
 from aiinfra.problems import Problem
@@ -57,6 +58,9 @@ from components.storage.config import (
     parse_storage,
 )
 from components.workloads.config import WorkloadsSpec, parse_workloads
+
+if TYPE_CHECKING:
+    from components.budgets import BudgetLimit
 
 __all__ = [
     "NAMESPACE", "PROJECT_KEYS", "TOP_LEVEL", "AmiFamily", "BootDiskType", "BucketSpec", "Cloud", "DiskMode",
@@ -163,6 +167,8 @@ class StackSpec:
     """TPU slices (GCP only)."""
     images: ImagesSpec = field(default_factory=ImagesSpec)
     """Image registries and optional in-stack builds."""
+    budget: BudgetLimit | None = None
+    """The environment's monthly budget from `policies/budgets/<env>.json` (read by `load_spec`; None: no file)."""
 
     @property
     def is_prod(self) -> bool:
@@ -331,7 +337,11 @@ def load_spec() -> StackSpec:
             values[provider_key] = value
     if r.problems:
         raise ConfigError(r.problems)
-    return parse_spec(values, pulumi.get_project(), pulumi.get_stack())
+    spec = parse_spec(values, pulumi.get_project(), pulumi.get_stack())
+    # The budget file is config too (finance's): read and checked here, so components only build.
+    from components.budgets import load_budget
+
+    return dataclasses.replace(spec, budget=load_budget(spec.environment.value))
 
 
 def _decode(raw: str, key: str, r: Reader) -> Any:
