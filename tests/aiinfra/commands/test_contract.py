@@ -186,6 +186,9 @@ def test_plan_json_prints_the_problems_on_stdout() -> None:
     by_path = {p["path"]: p for p in doc["problems"]}
     assert "expected an integer" in by_path["gpuGroups[0].maxSize"]["message"]
     assert "ultra" in by_path["network.tier"]["message"]
+    # The program's problems keep their fields across the mock engine: the value as written, what is allowed.
+    assert (by_path["network.tier"]["value"], by_path["network.tier"]["allowed"]) == (
+        "ultr", ["standard", "enhanced", "ultra"])
     assert "gpuGroups[0].maxSize" in err  # the person reading the log sees it too
 
 
