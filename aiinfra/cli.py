@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiinfra.commands.cost",
     "aiinfra.commands.gate",
     "aiinfra.commands.size",
+    "aiinfra.commands.catalog",
 )
 
 

@@ -69,7 +69,11 @@ def test_permissions_are_empty_by_default_and_granted_per_job() -> None:
             assert "permissions" in job, f"{path.name}: job {name} has no explicit permissions"
             assert "write-all" not in json.dumps(job["permissions"])
             grants = {k for k, v in job["permissions"].items() if v == "write"}
-            assert grants <= {"id-token", "pull-requests"}, f"{path.name}: {name} writes {grants}"
+            allowed = {"id-token", "pull-requests"}
+            if (path.name, name) == ("catalog-refresh.yml", "pull-request"):
+                # It pushes the refresh branch; it holds no cloud credentials (that is the `refresh` job).
+                allowed = {"contents", "pull-requests"}
+            assert grants <= allowed, f"{path.name}: {name} writes {grants}"
 
 
 def test_no_long_lived_cloud_keys() -> None:

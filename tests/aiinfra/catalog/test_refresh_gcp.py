@@ -1,0 +1,207 @@
+"""GCP side of `aiinfra catalog refresh`, and the command itself, on recorded Cloud Billing Catalog excerpts.
+
+`data/refresh/gcp_skus_*.json` are SKU list pages in the API's format
+(`skus[].category`, `serviceRegions`, `pricingInfo[].pricingExpression.tieredRates[].unitPrice{units,nanos}`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiinfra.catalog.refresh import RefreshError
+from aiinfra.catalog.refresh import gcp as refresh_gcp
+from aiinfra.cli import main
+
+DATA = Path(__file__).parent / "data" / "refresh"
+COMPUTE = DATA / "gcp_skus_compute_engine_excerpt.json"
+STORAGE = DATA / "gcp_skus_cloud_storage_excerpt.json"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Path:
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for f in (DATA / "catalog").iterdir():
+        shutil.copy(f, folder / f.name)
+    return folder
+
+
+def test_unit_price_is_units_plus_nanos_of_the_first_priced_tier() -> None:
+    skus = {s.sku_id: s for s in refresh_gcp.parse_skus([load(COMPUTE), load(STORAGE)])}
+    assert skus["0F5C-9B3A-4E1D"].usd == pytest.approx(1.2)  # units "1" + 200,000,000 nanos
+    assert skus["D8F2-7A4C-3B6E"].usd == pytest.approx(3.929)
+    assert skus["3C2A-1B1C-FEC5"].usage_unit == "GiBy.h"
+    free_tier = {"skus": [{"skuId": "X", "description": "x", "category": {}, "serviceRegions": ["us-central1"],
+                           "pricingInfo": [{"pricingExpression": {"usageUnit": "GiBy.mo", "tieredRates": [
+                               {"startUsageAmount": 0, "unitPrice": {"currencyCode": "USD", "units": "0", "nanos": 0}},
+                               {"startUsageAmount": 5, "unitPrice": {"currencyCode": "USD", "units": "0",
+                                                                     "nanos": 26000000}}]}}]}]}
+    assert next(refresh_gcp.parse_skus([free_tier])).usd == pytest.approx(0.026)
+
+
+def test_machine_types_are_cores_plus_ram_plus_bundled_gpus() -> None:
+    skus = list(refresh_gcp.parse_skus([load(COMPUTE)]))
+    doc = load(DATA / "catalog" / "prices_gcp.json")
+    machines = load(DATA / "catalog" / "gcp_machines.json")["machine_types"]
+    new, report = refresh_gcp.refresh_gcp(doc, machines, skus, "2026-11-29")
+    rows = {(r["name"], r["region"]): r for r in new["machine_types"]}
+    # n2-standard-4: 4 x $0.031611 + 16 GiB x $0.004237 (custom and commitment SKUs are not the list price)
+    n2 = rows[("n2-standard-4", "us-central1")]
+    assert n2["on_demand"] == pytest.approx(4 * 0.031611 + 16 * 0.004237)
+    assert n2["spot"] == pytest.approx(4 * 0.007665 + 16 * 0.001027)
+    assert "SKUs 1A5C-2E6F-9D3B, 2208-D0A2-C5F7, 3C2A-1B1C-FEC5, AC8D-4E8C-7B2F" in n2["source"]
+    # g2-standard-4: 4 vCPUs + 16 GiB + 1 L4
+    g2 = rows[("g2-standard-4", "us-central1")]
+    assert g2["on_demand"] == pytest.approx(4 * 0.024988 + 16 * 0.002927 + 0.56)
+    assert g2["spot"] == pytest.approx(4 * 0.009995 + 16 * 0.001171 + 0.224)
+    assert g2["source"].startswith("https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus")
+    # no A2 core SKU in the excerpt: the row is kept and reported, never priced from the GPU alone
+    assert rows[("a2-ultragpu-1g", "us-central1")]["as_of"] == "2026-11-28"
+    assert ("machine_types", "a2-ultragpu-1g", "us-central1") in report.not_found
+    tpu = {(r["generation"], r["region"]): r for r in new["tpus"]}[("v5e", "us-central1")]
+    assert (tpu["on_demand"], tpu["spot"], tpu["commit_1y"], tpu["commit_3y"]) == pytest.approx((1.2, 0.48, 0.84,
+                                                                                                  0.54))
+    t4 = {(r["name"], r["region"]): r for r in new["gpus"]}[("nvidia-tesla-t4", "us-east1")]
+    assert (t4["on_demand"], t4["spot"], t4["as_of"]) == (0.35, 0.14, "2026-11-29")
+
+
+def test_storage_units_skip_dual_region_lookalikes() -> None:
+    skus = list(refresh_gcp.parse_skus([load(STORAGE)]))
+    doc = load(DATA / "catalog" / "prices_gcp.json")
+    new, report = refresh_gcp.refresh_gcp(doc, [], skus, "2026-11-29")
+    units = {(r["key"], r["region"]): r for r in new["units"]}
+    assert units[("gcs.STANDARD", "us-central1")]["usd"] == 0.02
+    assert units[("gcs.NEARLINE", "us-central1")]["usd"] == 0.01  # not the dual-region 0.02
+    assert units[("gcs.STANDARD", "us-central1")]["note"] == "regional bucket"  # unit notes stay
+    assert ("units", "filestore.ZONAL", "us-central1") in report.not_found
+    assert report.no_rule == ["nat.hour"]
+
+
+def test_two_skus_with_different_prices_for_one_row_stop_the_refresh() -> None:
+    page = load(COMPUTE)
+    dup = json.loads(json.dumps(next(s for s in page["skus"] if s["skuId"] == "039F-C1A2-D33E")))
+    dup["skuId"] = "DUPL-ICAT-E000"
+    dup["pricingInfo"][0]["pricingExpression"]["tieredRates"][0]["unitPrice"]["nanos"] = 400000000
+    page["skus"].append(dup)
+    with pytest.raises(RefreshError, match=r"2 SKUs with different prices match nvidia-tesla-t4 \(OnDemand\)"):
+        refresh_gcp.refresh_gcp(load(DATA / "catalog" / "prices_gcp.json"), [],
+                                list(refresh_gcp.parse_skus([page])), "2026-11-29")
+
+
+def test_fetch_follows_next_page_tokens_with_the_bearer_token() -> None:
+    class Resp:
+        def __init__(self, body: dict[str, Any], status: int = 200) -> None:
+            self.body, self.status_code, self.text = body, status, json.dumps(body)
+
+        def json(self) -> dict[str, Any]:
+            return self.body
+
+    calls: list[dict[str, Any]] = []
+
+    class Session:
+        def get(self, url: str, params: dict[str, Any], headers: dict[str, str], timeout: int) -> Resp:
+            calls.append({"url": url, **params, "auth": headers["Authorization"]})
+            skus = load(COMPUTE)["skus"]
+            if "pageToken" not in params:
+                return Resp({"skus": skus[:5], "nextPageToken": "p2"})
+            return Resp({"skus": skus[5:], "nextPageToken": ""})
+
+    pages = refresh_gcp.fetch_skus(Session(), refresh_gcp.COMPUTE_ENGINE, "tok")
+    assert len(pages) == 2 and sum(len(p["skus"]) for p in pages) == len(load(COMPUTE)["skus"])
+    assert calls[0]["url"] == "https://cloudbilling.googleapis.com/v1/services/6F81-5844-456A/skus"
+    assert calls[0]["currencyCode"] == "USD" and calls[0]["auth"] == "Bearer tok" and calls[1]["pageToken"] == "p2"
+
+    class Denied:
+        def get(self, *_: Any, **__: Any) -> Resp:
+            return Resp({"error": {"message": "denied"}}, 403)
+
+    with pytest.raises(RefreshError, match="Cloud Billing Catalog API 6F81-5844-456A: HTTP 403"):
+        refresh_gcp.fetch_skus(Denied(), refresh_gcp.COMPUTE_ENGINE, "tok")
+
+
+def test_standard_shapes_follow_googles_ratios() -> None:
+    assert refresh_gcp.standard_shape("n2-standard-8") == {"name": "n2-standard-8", "vcpu": 8, "memory_gib": 32.0,
+                                                            "gpu_count": 0}
+    assert refresh_gcp.standard_shape("n1-standard-4")["memory_gib"] == 15.0  # type: ignore[index]
+    assert refresh_gcp.standard_shape("a3-highgpu-8g") is None
+
+
+# ----------------------------------------------------------------------------------------
+# The command
+# ----------------------------------------------------------------------------------------
+
+AWS_ARGS = ["--aws-offer", str(DATA / "aws_offer_AmazonEC2_us-east-1_excerpt.json"),
+            "--aws-offer", str(DATA / "aws_getproducts_us-east-2_excerpt.json"),
+            "--aws-spot", str(DATA / "aws_spot_history_us-east-1_excerpt.json"), "--spot-end", "2026-11-29"]
+GCP_ARGS = ["--gcp-skus", str(COMPUTE), "--gcp-skus", str(STORAGE)]
+
+
+def test_command_dry_run_prints_the_diff_and_writes_nothing(catalog: Path, capsys: pytest.CaptureFixture[str],
+                                                            tmp_path: Path) -> None:
+    before = {f.name: f.read_bytes() for f in catalog.iterdir()}
+    summary = tmp_path / "summary.md"
+    code = main(["catalog", "refresh", "--data-dir", str(catalog), *AWS_ARGS, *GCP_ARGS, "--as-of", "2026-11-29",
+                 "--dry-run", "--summary-file", str(summary)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert {f.name: f.read_bytes() for f in catalog.iterdir()} == before
+    assert "aws: 7 rows refreshed from the price list as of 2026-11-29; 2 prices would change" in out
+    assert "instances  g5.xlarge  us-east-1  spot   0.4024  0.448571  +11.47%" in out
+    assert "gcp: 8 rows refreshed" in out
+    assert "kept (not in the price list): machine_types a2-ultragpu-1g us-central1" in out
+    md = summary.read_text()
+    assert md.startswith("## Catalog price refresh") and "| instances | g5.xlarge | us-east-1 | spot | 0.4024 |" in md
+
+
+def test_command_writes_the_files_and_json_lists_the_changes(catalog: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["catalog", "refresh", "--data-dir", str(catalog), *AWS_ARGS, *GCP_ARGS, "--as-of", "2026-11-29",
+                 "--aws-region", "us-east-2", "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["dry_run"] is False
+    aws = doc["reports"][0]
+    assert ["instances", "g5.xlarge", "us-east-2"] in aws["added_rows"]
+    written = load(catalog / "prices_aws.json")
+    assert any(r["name"] == "g5.xlarge" and r["region"] == "us-east-2" for r in written["instances"])
+    gcp_rows = {(r["name"], r["region"]): r for r in load(catalog / "prices_gcp.json")["machine_types"]}
+    assert gcp_rows[("g2-standard-4", "us-central1")]["as_of"] == "2026-11-29"
+    # the file keeps the catalog's layout: one-space indent, trailing newline
+    assert (catalog / "prices_aws.json").read_text().startswith('{\n "description"')
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--spot-days", "0"], "error: --spot-days: 0 is not allowed; expected more than 0 and at most 90"),
+        (["--aws-region", "mars-1"], "error: --aws-region: 'mars-1' is not a region name"),
+        (["--as-of", "yesterday"], "error: --as-of: 'yesterday' is not an ISO 8601 date"),
+        (["--gcp-skus", "/nonexistent.json"], "error: --gcp-skus: /nonexistent.json is not a file"),
+    ],
+)
+def test_command_bad_input_exits_2(catalog: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                                   message: str) -> None:
+    code = main(["catalog", "refresh", "--data-dir", str(catalog), "--cloud", "gcp", *GCP_ARGS, *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message)
+
+
+def test_command_without_credentials_says_what_to_configure(catalog: Path, capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(catalog / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(catalog / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code = main(["catalog", "refresh", "--data-dir", str(catalog), "--cloud", "aws"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: aws: no credentials; configure read-only credentials (AWS_PROFILE, SSO or OIDC)")
