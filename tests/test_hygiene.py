@@ -12,7 +12,8 @@ BIN = Path(sys.executable).parent
 TYPED = [
     ["components", "aiinfra"],
     ["policies", "bench"],
-    ["training_images/trainer/trainer", "training_images/compressor/compressor", "training_images/server/server"],
+    ["training_images/common/blobstore", "training_images/trainer/trainer", "training_images/compressor/compressor",
+     "training_images/server/server"],
 ]
 
 

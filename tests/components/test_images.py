@@ -16,16 +16,23 @@ ECR = "aws:ecr/repository:Repository"
 BUILD = "docker-build:index:Image"
 
 
-def test_context_tag_follows_the_sources(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
-    first = context_tag(tmp_path)
-    assert first == context_tag(tmp_path) and first.startswith("ctx-") and len(first) == 20
-    (tmp_path / "app.py").write_text("print(1)\n")
-    assert context_tag(tmp_path) != first
-    (tmp_path / "__pycache__").mkdir()
-    (tmp_path / "__pycache__" / "app.pyc").write_bytes(b"\0")
-    second = context_tag(tmp_path)
-    assert second == context_tag(tmp_path)  # bytecode caches do not make a new image
+def test_context_tag_follows_the_image_and_the_shared_library(tmp_path: Path) -> None:
+    for folder in ("common/blobstore", "trainer", "server"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "trainer" / "Dockerfile").write_text("FROM scratch\n")
+    first = context_tag(tmp_path, "trainer")
+    assert first == context_tag(tmp_path, "trainer") and first.startswith("ctx-") and len(first) == 20
+    (tmp_path / "trainer" / "app.py").write_text("print(1)\n")
+    second = context_tag(tmp_path, "trainer")
+    assert second != first
+    (tmp_path / "common" / "blobstore" / "storage.py").write_text("x = 1\n")
+    third = context_tag(tmp_path, "trainer")
+    assert third != second  # the shared library is part of every image
+    (tmp_path / "server" / "app.py").write_text("print(2)\n")
+    assert context_tag(tmp_path, "trainer") == third  # another image's code is not
+    (tmp_path / "trainer" / "__pycache__").mkdir()
+    (tmp_path / "trainer" / "__pycache__" / "app.pyc").write_bytes(b"\0")
+    assert context_tag(tmp_path, "trainer") == third  # bytecode caches do not make a new image
 
 
 def test_lifecycle_expires_untagged_then_keeps_the_newest() -> None:
@@ -68,12 +75,14 @@ def test_build_pushes_each_image_and_exports_it_by_digest(plan_values: Callable[
     builds = {r.name: r for r in plan.by_type(BUILD)}
     assert sorted(builds) == sorted(f"ai-infra-test-images-{n}-build" for n in IMAGE_NAMES)
     trainer = builds["ai-infra-test-images-trainer-build"].inputs
-    assert trainer["context"] == {"location": str(project_root / "training_images" / "trainer")}
+    # One shared context; each image's own Dockerfile copies common/ and its folder.
+    assert trainer["context"] == {"location": str(project_root / "training_images")}
+    assert trainer["dockerfile"] == {"location": str(project_root / "training_images" / "trainer" / "Dockerfile")}
     assert trainer["push"] is True and trainer["buildOnPreview"] is False
     assert trainer["platforms"] == ["linux/arm64"]
     (tag,) = trainer["tags"]
     assert tag == ("123456789012.dkr.ecr.us-east-1.amazonaws.com/ai-infra/trainer:"
-                   + context_tag(project_root / "training_images" / "trainer"))
+                   + context_tag(project_root / "training_images", "trainer"))
     assert trainer["registries"] == "[secret]"  # the registry credentials stay a Pulumi secret
     ref = plan.exports["images"]["trainer"]
     assert ref.startswith("123456789012.dkr.ecr.us-east-1.amazonaws.com/ai-infra/trainer@sha256:")

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "training_images"
 # Each image's code is a top-level package inside its build context, exactly
 # as the Dockerfiles lay it out under /app.
-IMAGE_PATHS = [str(IMAGES / name) for name in ("trainer", "compressor", "server")]
+IMAGE_PATHS = [str(IMAGES / name) for name in ("common", "trainer", "compressor", "server")]
 for path in IMAGE_PATHS:
     if path not in sys.path:
         sys.path.insert(0, path)

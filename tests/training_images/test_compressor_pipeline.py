@@ -81,13 +81,6 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         load_checkpoint(str(tmp_path))
 
 
-def test_storage_module_matches_trainer_copy() -> None:
-    # Each image's build context is its own directory, so the compressor
-    # carries a copy of the trainer's storage module; it must not drift.
-    trainer_copy = (IMAGES / "trainer/trainer/storage.py").read_text()
-    assert (IMAGES / "compressor/compressor/storage.py").read_text() == trainer_copy
-
-
 @mock_aws
 def test_digits_pipeline_reaches_reference_result(teacher_checkpoint: Path, digits_dir: Path, tmp_path: Path) -> None:
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")

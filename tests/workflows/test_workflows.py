@@ -149,7 +149,9 @@ def test_images_build_each_image_dir_on_changes_with_sbom_provenance_and_sha_tag
         if (folder / "Dockerfile").is_file():
             assert folder.name in matrix, f"training_images/{folder.name} has a Dockerfile but no build"
     build = step_using(doc, "build", "docker/build-push-action")["with"]
-    assert build["context"] == "training_images/${{ matrix.image }}"
+    # One shared context (training_images/common is copied by every image), one Dockerfile per image.
+    assert build["context"] == "training_images"
+    assert build["file"] == "training_images/${{ matrix.image }}/Dockerfile"
     assert build["sbom"] is True and build["provenance"] == "mode=max"
     tags = build["tags"].strip().splitlines()
     assert len(tags) == 2 and all(t.endswith(":${{ github.sha }}") for t in tags)

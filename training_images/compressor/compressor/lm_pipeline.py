@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnxruntime as ort
 import torch
+from blobstore import storage
 
-from compressor import lm, onnx_tools, storage
+from compressor import lm, onnx_tools
 from compressor.model import CompressError
 
 if TYPE_CHECKING:

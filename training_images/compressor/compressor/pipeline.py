@@ -10,11 +10,10 @@ on the validation split, never on the test split the report quotes.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import platform
-import re
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,14 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import torch
+from blobstore import checkpoints, storage
+from blobstore import dcp as blobstore_dcp
 from torch import nn
 
 from compressor import model as mlp
-from compressor import onnx_tools, storage, training
+from compressor import onnx_tools, training
 from compressor.model import CompressError
 
-_STEP_RE = re.compile(r"^step_(\d+)$")
 TIMING_ROUNDS = 3  # timing is interleaved across stages and repeated; best round wins (least noise)
 
 
@@ -88,24 +88,20 @@ def _load_split(uri: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_checkpoint(uri: str) -> tuple[dict[str, Any], dict[str, torch.Tensor], str]:
-    """(manifest, model state dict, location) of the newest complete checkpoint under ``uri``."""
-    base = storage.parse_uri(uri)
-    if storage.exists(base.join("manifest.json")):
-        candidates = [base]
-    else:
-        steps = sorted(
-            ((int(m.group(1)), n) for n in storage.list_children(base) if (m := _STEP_RE.match(n))), reverse=True
-        )
-        candidates = [base.join(name) for _, name in steps]
-    for loc in candidates:
-        try:
-            manifest = json.loads(storage.read_bytes(loc.join("manifest.json")))
-            blob = storage.read_bytes(loc.join("model.pt"))
-        except (storage.StorageError, ValueError):
-            continue  # incomplete (being written or abandoned): try the next older one
-        if hashlib.sha256(blob).hexdigest() != manifest["files"]["model.pt"]["sha256"]:
-            continue
-        return manifest, torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True), str(loc)
+    """(manifest, model state dict, location) of the newest published checkpoint under ``uri``, or of ``uri``
+    itself when it is one checkpoint directory. Every file read is checked against the manifest's sha256; a
+    damaged newest checkpoint is an error, not a reason to compress an older one."""
+    try:
+        if storage.exists(storage.parse_uri(uri).join(checkpoints.MANIFEST)):
+            info: checkpoints.CheckpointInfo | None = checkpoints.open_dir(uri)
+        else:
+            info = checkpoints.latest(uri)
+        if info is not None:
+            with tempfile.TemporaryDirectory(prefix="ckpt-") as cache:
+                state = blobstore_dcp.load_model_state(info, cache)
+            return info.manifest, state, str(info.location)
+    except checkpoints.CheckpointError as exc:
+        raise CompressError(f"checkpoint: {exc}") from None
     raise CompressError(
         f"checkpoint: no complete trainer checkpoint under {uri!r}. To fix: point "
         "--checkpoint at the trainer's CHECKPOINT_DIR or at one step_* directory."

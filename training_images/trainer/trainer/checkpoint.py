@@ -1,185 +1,208 @@
-"""Atomic, manifest-described checkpoints on a shared file system or a bucket.
+"""Sharded, asynchronous checkpoints on torch.distributed.checkpoint (DCP), on a shared file system or a bucket.
 
-Layout under the checkpoint root::
+Save (collective, every rank): ``get_state_dict`` gives each rank its own view (FSDP: its shards; DDP:
+the replicated weights, which DCP writes once, spread over the ranks), ``dcp.async_save`` copies it to
+CPU memory (the only part training waits for) and writes it in a background thread. Then, still in the
+background, each rank hashes its own files, uploads them when the root is a bucket (``blobstore.storage``:
+multipart / resumable, streamed) and reads the stored copies back to check them; rank 0 gathers the
+hashes, publishes the manifest and only then prunes older checkpoints. One save is in flight at a time:
+the next save, SIGTERM and the end of training wait for it.
 
-    step_00000100/model.pt          model weights only (what the compressor reads)
-    step_00000100/trainer_state.pt  optimizer + schedule + step
-    step_00000100/manifest.json     written last; lists every file's size and sha256
+Load: rank 0 picks the newest published checkpoint (``blobstore.checkpoints.latest``; a published but
+unreadable or incomplete one is an error, never a silent step back) and broadcasts it; each rank reads
+the shards its plan needs through ``blobstore.dcp.ManifestReader``, which checks every file's sha256
+against the manifest before torch reads it.
 
-A checkpoint is complete only if its manifest exists and every listed file
-matches it. Locally the whole directory is built under a temporary name and
-renamed into place, so a reader never sees a half-written ``step_*``. On a
-bucket each PUT is atomic and the manifest is PUT last, which gives the same
-guarantee to readers that check the manifest.
+Layout, publication and pruning rules: ``blobstore.checkpoints``. The orchestration is hand-written
+because DCP stops at "files written": hashes, object-storage upload, publication and retention are ours.
+A dedicated gloo process group carries the checkpoint's collectives, so the background thread never
+interleaves with training collectives (and async save works with nccl training, as DCP requires a CPU
+backend for it).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 import shutil
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainer import storage
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from blobstore import checkpoints, storage
+from blobstore.checkpoints import CheckpointError, CheckpointInfo
+from blobstore.dcp import METADATA_FILE, ManifestReader, load_model_state, unwrap
+from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
+from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
+from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
-MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
-_STEP_RE = re.compile(r"^step_(\d{8,})$")
+__all__ = ["CheckpointError", "CheckpointInfo", "Checkpointer", "SaveResult", "latest", "list_complete",
+           "load_model_state"]
+
+latest = checkpoints.latest
+list_complete = checkpoints.list_published
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint could not be written or a requested one is unusable."""
+def _no_fault(phase: str) -> None:
+    pass
+
+
+FAULT_HOOK: Callable[[str], None] = _no_fault
+"""Called at each phase of a save ("staged", "written", "uploaded", "hashed", "published", "pruned");
+the crash-injection tests replace it to kill or fail the process there. Does nothing in production."""
 
 
 @dataclass(frozen=True)
-class CheckpointInfo:
-    """A complete checkpoint found under the root."""
-
+class SaveResult:
     step: int
-    location: storage.Location
-    manifest: dict[str, Any]
+    location: str
+    blocked_s: float
+    """Time the training loop waited: state dict + copy to CPU memory."""
+    total_s: float
+    """From the call until the checkpoint was published (and older ones pruned)."""
+    pruned: tuple[str, ...] = ()
 
 
-def step_dir_name(step: int) -> str:
-    return f"step_{step:08d}"
+class Checkpointer:
+    """Writes and reads one run's checkpoints; construct it on every rank (it is collective)."""
 
+    def __init__(self, root: str, keep: int, rank: int, device: torch.device, staging_dir: str = "") -> None:
+        self.root, self.keep, self.rank = root, keep, rank
+        self.base = storage.parse_uri(root)
+        distributed = dist.is_available() and dist.is_initialized()
+        # A gloo group for checkpoint collectives only (async save needs a CPU backend, and its background
+        # thread must not share a group with the training loop's collectives).
+        self.pg = dist.new_group(backend="gloo") if distributed else None
+        box = [uuid.uuid4().hex[:8] if rank == 0 else ""]
+        if distributed:
+            dist.broadcast_object_list(box, src=0)
+        self.run_id = str(box[0])  # one per launch: a re-saved step lands in a new directory
+        self.staging = Path(staging_dir or os.environ.get("CHECKPOINT_STAGING_DIR") or tempfile.gettempdir())
+        # Pinned host buffers on CUDA (kept across saves) make the device-to-host copy the whole stall.
+        cuda = device.type == "cuda"
+        self._stager = DefaultStager(StagingOptions(use_pinned_memory=cuda, use_shared_memory=False,
+                                                    use_async_staging=False, use_non_blocking_copy=False))
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending: Future[SaveResult | None] | None = None
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    # --- save ---------------------------------------------------------------------------------------------
 
+    def save(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, metadata: dict[str, Any]) -> float:
+        """Start saving ``step``; returns the seconds training was blocked. Collective."""
+        self.wait()
+        t0 = time.perf_counter()
+        model_sd, optim_sd = get_state_dict(model, optimizer)
+        name = checkpoints.dir_name(step, self.run_id)
+        local_dir = Path(self.base.key) / name if self.base.is_local else self.staging / f"ckpt-{self.run_id}" / name
+        writer = dcp.FileSystemWriter(str(local_dir), single_file_per_rank=True, sync_files=True)
+        future = dcp.async_save({"model": model_sd, "optim": optim_sd}, storage_writer=writer,
+                                process_group=self.pg, async_stager=self._stager, no_dist=self.pg is None)
+        blocked = time.perf_counter() - t0
+        FAULT_HOOK("staged")
+        self._pending = self._executor.submit(self._finish, future, step, name, local_dir, metadata, t0, blocked)
+        return blocked
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    def wait(self) -> SaveResult | None:
+        """Block until the save in flight (if any) is published; re-raises its error."""
+        pending, self._pending = self._pending, None
+        return pending.result() if pending is not None else None
 
+    def close(self) -> SaveResult | None:
+        try:
+            return self.wait()
+        finally:
+            self._executor.shutdown(wait=True)
+            self._stager.close()
 
-def save(root: str, step: int, files: dict[str, bytes], metadata: dict[str, Any]) -> CheckpointInfo:
-    """Write ``files`` as the checkpoint for ``step``; returns once it is durable."""
-    manifest: dict[str, Any] = {
-        "format": FORMAT_VERSION,
-        "step": step,
-        "created_unix": time.time(),
-        "files": {name: {"bytes": len(data), "sha256": _sha256(data)} for name, data in files.items()},
-        **metadata,
-    }
-    manifest_bytes = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    base = storage.parse_uri(root)
-    final = base.join(step_dir_name(step))
-    if base.is_local:
-        root_path = Path(base.key)
-        root_path.mkdir(parents=True, exist_ok=True)
-        tmp = root_path / f".tmp-{step_dir_name(step)}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        for name, data in {**files, MANIFEST: manifest_bytes}.items():
-            with open(tmp / name, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        _fsync_dir(tmp)
-        final_path = Path(final.key)
-        if final_path.exists():
-            # Re-saving a step (e.g. the final step after a resume) replaces it;
-            # move the old one aside first because rename() cannot replace a
-            # non-empty directory.
-            trash = root_path / f".trash-{uuid.uuid4().hex[:8]}"
-            os.rename(final_path, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.rename(tmp, final_path)
-        _fsync_dir(root_path)
-    else:
-        for name, data in files.items():
-            storage.write_bytes(final.join(name), data)
-        storage.write_bytes(final.join(MANIFEST), manifest_bytes)
-    return CheckpointInfo(step=step, location=final, manifest=manifest)
+    def _own_files(self, local_dir: Path) -> list[str]:
+        names = sorted(p.name for p in local_dir.glob(f"__{self.rank}_*.distcp"))
+        if self.rank == 0:
+            names.append(METADATA_FILE)
+        return names
 
-
-def _verify(loc: storage.Location, verify_hashes: bool) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads(storage.read_bytes(loc.join(MANIFEST)))
-    except (storage.StorageError, ValueError):
-        return None
-    if manifest.get("format") != FORMAT_VERSION:
-        return None
-    for name, meta in manifest.get("files", {}).items():
-        if loc.is_local:
-            path = Path(loc.join(name).key)
-            if not path.is_file() or path.stat().st_size != meta["bytes"]:
-                return None
-            if verify_hashes and _sha256(path.read_bytes()) != meta["sha256"]:
-                return None
-        elif verify_hashes:
-            try:
-                data = storage.read_bytes(loc.join(name))
-            except storage.StorageError:
-                return None
-            if len(data) != meta["bytes"] or _sha256(data) != meta["sha256"]:
-                return None
-        elif not storage.exists(loc.join(name)):
+    def _finish(self, future: Any, step: int, name: str, local_dir: Path, metadata: dict[str, Any],
+                t0: float, blocked: float) -> SaveResult | None:
+        dest = self.base.join(name)
+        digests: dict[str, checkpoints.FileDigest] = {}
+        error = ""
+        try:
+            future.result()  # DCP: every rank's shards and rank 0's .metadata are written and fsynced
+            FAULT_HOOK("written")
+            for fname in self._own_files(local_dir):
+                digest = checkpoints.digest_file(local_dir / fname)
+                if not self.base.is_local:
+                    storage.upload_file(local_dir / fname, dest.join(fname))
+                    FAULT_HOOK("uploaded")
+                    stored = checkpoints.digest_stored(dest.join(fname))  # read the stored copy back
+                    if stored != digest:
+                        raise CheckpointError(f"{dest.join(fname)}: stored copy {stored} differs from {digest}")
+                digests[fname] = digest
+            FAULT_HOOK("hashed")
+        except CheckpointException as exc:  # DCP's (a BaseException): any rank's write failure
+            error = f"rank {self.rank}: {unwrap(exc, 'writing shards')}"
+        except Exception as exc:  # reported to rank 0 below; every rank must reach the gather
+            error = f"rank {self.rank}: {type(exc).__name__}: {exc}"
+        finally:
+            if not self.base.is_local:
+                shutil.rmtree(local_dir, ignore_errors=True)
+        gathered: list[Any] = [(digests, error)]
+        if self.pg is not None:
+            gathered = [None] * dist.get_world_size(self.pg) if self.rank == 0 else []
+            dist.gather_object((digests, error), gathered if self.rank == 0 else None, dst=0, group=self.pg)
+        if self.rank != 0:
             return None
-    return manifest
+        errors = [e for _, e in gathered if e]
+        if errors:
+            raise CheckpointError(f"checkpoint of step {step} not published: {'; '.join(errors)}")
+        files: dict[str, checkpoints.FileDigest] = {}
+        for part, _ in gathered:
+            files.update(part)
+        info = checkpoints.publish(dest, step, files, metadata)
+        FAULT_HOOK("published")
+        pruned = checkpoints.prune(self.root, self.keep, info)
+        FAULT_HOOK("pruned")
+        return SaveResult(step, str(info.location), blocked, time.perf_counter() - t0, tuple(pruned))
 
+    # --- load ---------------------------------------------------------------------------------------------
 
-def list_complete(root: str, verify_hashes: bool = False) -> list[CheckpointInfo]:
-    """All complete checkpoints under ``root``, oldest first."""
-    base = storage.parse_uri(root)
-    found = []
-    for name in storage.list_children(base):
-        match = _STEP_RE.match(name)
-        if not match:
-            continue
-        loc = base.join(name)
-        manifest = _verify(loc, verify_hashes)
-        if manifest is not None and manifest.get("step") == int(match.group(1)):
-            found.append(CheckpointInfo(int(match.group(1)), loc, manifest))
-    return sorted(found, key=lambda c: c.step)
+    def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer) -> CheckpointInfo | None:
+        """Load the newest published checkpoint into ``model`` and ``optimizer`` on every rank. Collective.
 
-
-def latest(root: str) -> CheckpointInfo | None:
-    """The newest checkpoint whose files all match its manifest (hashes checked)."""
-    base = storage.parse_uri(root)
-    candidates = [(int(m.group(1)), name) for name in storage.list_children(base) if (m := _STEP_RE.match(name))]
-    # Newest first, and hash only until one verifies: older ones are not read.
-    for step, name in sorted(candidates, reverse=True):
-        loc = base.join(name)
-        manifest = _verify(loc, verify_hashes=True)
-        if manifest is not None and manifest.get("step") == step:
-            return CheckpointInfo(step, loc, manifest)
-    return None
-
-
-def read_file(info: CheckpointInfo, name: str) -> bytes:
-    if name not in info.manifest["files"]:
-        raise CheckpointError(f"{info.location}: no file {name!r} in manifest")
-    return storage.read_bytes(info.location.join(name))
-
-
-def prune_old(root: str, keep: int) -> None:
-    """Keep the newest ``keep`` complete checkpoints; drop older ones and stale temporaries."""
-    base = storage.parse_uri(root)
-    complete = list_complete(root)
-    for info in complete[: max(0, len(complete) - keep)]:
-        storage.delete_prefix(info.location)
-    if base.is_local and Path(base.key).is_dir():
-        for leftover in Path(base.key).iterdir():
-            # Temporaries belong to a writer that died mid-save; only rank 0
-            # writes, and it calls this between saves, so none is in use.
-            if leftover.name.startswith((".tmp-", ".trash-")):
-                shutil.rmtree(leftover, ignore_errors=True)
-
-
-def at_step(root: str, step: int) -> CheckpointInfo:
-    """The checkpoint for exactly ``step`` (sizes checked), e.g. the one rank 0 chose."""
-    loc = storage.parse_uri(root).join(step_dir_name(step))
-    manifest = _verify(loc, verify_hashes=False)
-    if manifest is None:
-        raise CheckpointError(f"{loc}: checkpoint for step {step} is missing or incomplete")
-    return CheckpointInfo(step, loc, manifest)
+        Rank 0 chooses (so every rank loads the same step even if a new one appears meanwhile); an
+        error on rank 0 (unreadable or damaged newest checkpoint) is raised on every rank.
+        """
+        found: CheckpointInfo | None = None
+        choice: list[Any] = [None, ""]
+        if self.rank == 0:
+            try:
+                found = checkpoints.latest(self.root)
+                choice = [found.location.name if found else None, ""]
+            except (CheckpointError, storage.StorageError) as exc:
+                choice = [None, str(exc)]
+        if self.pg is not None:
+            dist.broadcast_object_list(choice, src=0, group=self.pg)
+        if choice[1]:
+            raise CheckpointError(str(choice[1]))
+        if choice[0] is None:
+            return None
+        info = found if found is not None else checkpoints.at(self.root, str(choice[0]))
+        model_sd, optim_sd = get_state_dict(model, optimizer)
+        state: dict[str, Any] = {"model": model_sd, "optim": optim_sd}
+        cache = None if info.location.is_local else tempfile.mkdtemp(prefix="ckpt-read-", dir=self.staging)
+        try:
+            dcp.load(state, storage_reader=ManifestReader(info, cache), process_group=self.pg, no_dist=self.pg is None)
+        except CheckpointException as exc:
+            raise unwrap(exc, f"loading {info.location}") from None
+        finally:
+            if cache:
+                shutil.rmtree(cache, ignore_errors=True)
+        set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        return info

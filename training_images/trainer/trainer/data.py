@@ -17,8 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from trainer import storage
+from blobstore import storage
 
 LM_SUFFIXES = (".txt", ".bin")
 

@@ -12,7 +12,6 @@ stop, write one complete checkpoint at that step and exit with
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import math
 import os
@@ -28,7 +27,6 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
 from torch.nn import functional
 
 from trainer import checkpoint, config, data, models
@@ -289,24 +287,6 @@ def wrap(model: nn.Module, cfg: config.TrainConfig, d: Dist, bf16: bool) -> nn.M
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def _serialize(obj: Any) -> bytes:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return buf.getvalue()
-
-
-def _load(blob: bytes) -> Any:
-    return torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-
-
-def _broadcast_int(value: int) -> int:
-    if not dist.is_initialized():
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return int(box[0])
-
-
 def touch(path: str) -> None:
     if path:
         with contextlib.suppress(OSError):
@@ -357,63 +337,72 @@ def _run(cfg: config.TrainConfig, d: Dist, log: Logger, stop: StopSignal) -> dic
         config=config.to_dict(cfg),
     )
 
-    # Rank 0 picks the checkpoint so every rank resumes from the same step even
-    # if a newer one appears on the shared FS while they look.
-    found = checkpoint.latest(cfg.checkpoint_dir) if d.is_main else None
-    start_step = _broadcast_int(found.step if found else -1)
-    step = 0
-    if start_step >= 0:
-        info = found if found is not None else checkpoint.at_step(cfg.checkpoint_dir, start_step)
-        model_sd = _load(checkpoint.read_file(info, "model.pt"))
-        state = _load(checkpoint.read_file(info, "trainer_state.pt"))
-        set_state_dict(
-            model,
-            optimizer,
-            model_state_dict=model_sd,
-            optim_state_dict=state["optim"],
-            options=StateDictOptions(full_state_dict=True),
-        )
-        step = int(state["step"])
+    ckpt = checkpoint.Checkpointer(cfg.checkpoint_dir, cfg.keep_checkpoints, d.rank, d.device)
+    try:
+        return _train(cfg, d, log, stop, task, spec, model, optimizer, autocast, ckpt, flops_per_sample)
+    finally:
+        ckpt.close()  # a save still in flight (e.g. after an exception) finishes or raises here
+
+
+def _train(
+    cfg: config.TrainConfig,
+    d: Dist,
+    log: Logger,
+    stop: StopSignal,
+    task: Task,
+    spec: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    autocast: Any,
+    ckpt: checkpoint.Checkpointer,
+    flops_per_sample: float,
+) -> dict[str, Any]:
+    # Rank 0 picks the checkpoint so every rank resumes from the same step; each rank reads its shards.
+    info = ckpt.resume(model, optimizer)
+    step = info.step if info is not None else 0
+    if info is not None:
         log.log("resume", step=step, checkpoint=str(info.location))
 
     peak = peak_flops(d.device, cfg.peak_tflops)
     last_saved = step
     window_start, window_steps = time.perf_counter(), 0
-    metrics: dict[str, Any] = {"resumed_from": step if start_step >= 0 else None}
+    metrics: dict[str, Any] = {"resumed_from": step if info is not None else None}
 
-    def save_checkpoint(at_step: int) -> None:
-        """Collective on every rank; rank 0 writes, and nobody continues until the checkpoint is durable."""
-        t0 = time.perf_counter()
-        # With FSDP every rank contributes shards; with cpu_offload+full_state_dict
-        # only rank 0 receives the tensors.
-        model_sd, optim_sd = get_state_dict(
-            model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True)
-        )
-        if d.is_main:
-            info = checkpoint.save(
-                cfg.checkpoint_dir,
-                at_step,
-                {
-                    "model.pt": _serialize(model_sd),
-                    "trainer_state.pt": _serialize({"step": at_step, "optim": optim_sd}),
-                },
-                {
-                    "model_spec": spec,
-                    "config": config.to_dict(cfg),
-                    "world_size": d.world,
-                    "loss": metrics.get("loss"),
-                },
-            )
-            checkpoint.prune_old(cfg.checkpoint_dir, cfg.keep_checkpoints)
+    def log_saved(result: checkpoint.SaveResult | None) -> None:
+        if result is not None:  # rank 0 only: the writer of the manifest
             log.log(
                 "checkpoint",
-                step=at_step,
-                path=str(info.location),
-                seconds=round(time.perf_counter() - t0, 3),
-                steps_since_last=at_step - last_saved,
+                step=result.step,
+                path=result.location,
+                blocked_seconds=round(result.blocked_s, 4),
+                seconds=round(result.total_s, 3),
+                pruned=len(result.pruned),
             )
+
+    def save_checkpoint(at_step: int, wait: bool) -> None:
+        """Collective: every rank stages its shards, then writes them in the background."""
+        log_saved(ckpt.wait())  # the previous save is published before the next starts
+        blocked = ckpt.save(
+            at_step,
+            model,
+            optimizer,
+            {
+                "model_spec": spec,
+                "config": config.to_dict(cfg),
+                "world_size": d.world,
+                "strategy": cfg.strategy,
+                "loss": metrics.get("loss"),
+                "steps_since_last": at_step - last_saved,
+            },
+        )
+        log.log("checkpoint_started", step=at_step, blocked_seconds=round(blocked, 4))
+        if wait:
+            finish_saving()
+
+    def finish_saving() -> None:
+        log_saved(ckpt.wait())
         if dist.is_initialized():
-            dist.barrier()  # nobody races ahead (or exits) while rank 0 is still writing
+            dist.barrier()  # nobody exits (and has torchrun stop the others) while rank 0 is still publishing
 
     model.train()
     while step < cfg.max_steps:
@@ -461,13 +450,15 @@ def _run(cfg: config.TrainConfig, d: Dist, log: Logger, stop: StopSignal) -> dic
             log.log("eval", step=step, **task.evaluate(model, spec, autocast))
 
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            save_checkpoint(step)
+            save_checkpoint(step, wait=step == cfg.max_steps)
             last_saved = step
             window_start = time.perf_counter()  # checkpoint time is not training throughput
 
         if stop.agreed(d):  # collective: every rank takes the same branch at the same step
             if last_saved != step:
-                save_checkpoint(step)
+                save_checkpoint(step, wait=True)
+            else:
+                finish_saving()  # this step's periodic save may still be in flight
             log.log("preempted", step=step, signal="SIGTERM", exit_code=PREEMPTED_EXIT_CODE)
             metrics["preempted_at_step"] = step
             return metrics
