@@ -209,13 +209,29 @@ def _gke_cluster(res: CostResource, ctx: Context) -> CostLine:
                                                         unit("gcp.gke.control_plane", ctx))])
 
 
+# A pool of a regional cluster with no nodeLocations runs its per-zone counts in the cluster's
+# default zones, which GKE sets to three zones of the region
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/regional-clusters#pricing).
+GKE_REGIONAL_DEFAULT_ZONES = 3
+
+
+def _pool_zones(i: Any) -> int:
+    """Zones a pool's per-zone node counts apply in: its nodeLocations, else 1 for a zonal cluster
+    (location `us-central1-a`) and the regional default for a regional one (location `us-central1`)."""
+    listed = len(get(i, "nodeLocations", []) or [])
+    if listed:
+        return listed
+    location = str(get(i, "location", ""))
+    return GKE_REGIONAL_DEFAULT_ZONES if location and _gcp_region(location) == location else 1
+
+
 def _gke_node_pool(res: CostResource, ctx: Context) -> CostLine:
     i = res.inputs
     machine = str(get(i, "nodeConfig.machineType", required=True))
     spot = bool(get(i, "nodeConfig.spot", False)) or bool(get(i, "nodeConfig.preemptible", False))
     price, what, per_node_acc, accel = _gcp_machine_price(machine, get(i, "nodeConfig.guestAccelerators", []),
                                                           spot, ctx)
-    zones = len(get(i, "nodeLocations", []) or []) or 1
+    zones = _pool_zones(i)
     if get(i, "autoscaling"):
         total_max = get(i, "autoscaling.totalMaxNodeCount")
         high = int(total_max) if total_max is not None else int(num(i, "autoscaling.maxNodeCount")) * zones

@@ -2,9 +2,11 @@
 
 Kubernetes objects run on nodes priced on their cloud's node group or pool line, so every
 `kubernetes:` type is free unless it is in `PRICERS` here: training jobs (their nodes scale
-from zero for them, so a run costs what the extra nodes cost) and claims that provision a
-volume of their own. A new priced Kubernetes type goes in `PRICERS`; an unlisted one is free
-by the prefix rule in `is_free`.
+from zero for them, so a run costs what the extra nodes cost), claims that provision a volume
+of their own (EBS, persistent disk, Filestore), and objects that make the cloud create a billed
+resource (a Service of type LoadBalancer, an Ingress), which fail closed until the catalog prices
+the load balancer. A new priced Kubernetes type goes in `PRICERS`; an unlisted one is free by the
+prefix rule in `is_free`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aiinfra.catalog.prices import Market, tpu_chips
 from aiinfra.catalog.tpu import tpu_generation_for_gke
 from aiinfra.costs.inputs import (
     Context,
+    H,
     Part,
     Pricer,
     Unpriced,
@@ -69,7 +72,9 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
         raise Unpriced("the job's nodeSelector names no instance type or TPU slice; the node price decides the cost")
     hours = deadline / 3600
     per_run = nodes * node_price * hours
-    runs = ctx.usage.training_runs_per_month
+    # A node cannot run more than the month's hours: runs back to back fill at most 730 h, so the
+    # expected figure never exceeds the worst case (every node all month).
+    runs = min(ctx.usage.training_runs_per_month, H / hours) if hours > 0 else 0.0
     # A run on nodes the pool keeps anyway costs nothing extra: those are priced on the pool's
     # own line for all 730 h. Only the nodes the pool must scale up for are this job's cost.
     hosts = int(num(spec, "parallelism", 1))
@@ -117,22 +122,73 @@ def _gib(quantity: str) -> float:
     return float(quantity) / 2**30
 
 
+# GKE's preinstalled persistent-disk classes -> the disk type each claim provisions
+# (https://cloud.google.com/kubernetes-engine/docs/concepts/persistent-volumes#storageclasses).
+_GKE_PD_CLASSES = {"standard-rwo": "pd-balanced", "premium-rwo": "pd-ssd", "standard": "pd-standard"}
+# CSI provisioners whose volumes are priced on another line (the stack's EFS file system).
+_PRICED_ELSEWHERE = {"efs.csi.aws.com": "an access point on the stack's EFS file system, priced on its line"}
+
+
+def _storage_class(ctx: Context, name: str) -> CostResource | None:
+    for r in ctx.resources:
+        if r.type == "kubernetes:storage.k8s.io/v1:StorageClass" and get(r.inputs, "metadata.name") == name:
+            return r
+    return None
+
+
 def _k8s_pvc(res: CostResource, ctx: Context) -> CostLine:
-    """A claim of a GKE Filestore CSI class provisions a whole new instance: price it. Claims bound to
-    an existing volume, or of classes on a file system priced elsewhere (EFS access points), are free."""
+    """A claim that provisions a volume is priced as that volume: EBS, persistent disk, or a whole Filestore
+    instance. Claims bound to an existing volume, or of a class on a file system priced elsewhere (EFS
+    access points), are free; a class the estimator cannot place is unpriced (fail closed)."""
     cls = get(res.inputs, "spec.storageClassName")
-    tier_name = gke_filestore_classes().get(str(cls)) if cls else None
-    if tier_name is None:
+    if cls == "":
         return CostLine(res.urn, res.type, res.name, Status.FREE, Category.OTHER,
-                        basis=f"storage class {cls or 'none (bound to an existing volume)'!s}: the file system is "
-                              "priced on its own line")
+                        basis="bound to an existing volume (storageClassName \"\"): priced on that volume's line")
+    if cls is None:
+        raise Unpriced("spec.storageClassName is not set: the cluster's default class decides what is provisioned")
     request = str(get(res.inputs, "spec.resources.requests.storage", required=True))
-    tier = filestore_tier(tier_name)
-    gib = max(_gib(request), float(tier.min_gib) if tier else 0.0)
-    usd_per_gib = unit(f"gcp.filestore.{tier_name}", ctx)
-    return cost_line(res, Category.STORAGE, [Part(gib, f"Filestore {tier_name} provisioned by storage class {cls} "
-                                                       f"(claim {request}, tier minimum applies)", 1, usd_per_gib,
-                                                  "GiB-month")])
+    tier_name = gke_filestore_classes().get(str(cls))
+    if tier_name is not None:
+        tier = filestore_tier(tier_name)
+        gib = max(_gib(request), float(tier.min_gib) if tier else 0.0)
+        usd_per_gib = unit(f"gcp.filestore.{tier_name}", ctx)
+        return cost_line(res, Category.STORAGE, [Part(gib, f"Filestore {tier_name} provisioned by storage class "
+                                                           f"{cls} (claim {request}, tier minimum applies)", 1,
+                                                      usd_per_gib, "GiB-month")])
+    declared = _storage_class(ctx, str(cls))
+    provisioner = str(get(declared.inputs, "provisioner", "")) if declared else ""
+    if provisioner in _PRICED_ELSEWHERE:
+        return CostLine(res.urn, res.type, res.name, Status.FREE, Category.OTHER,
+                        basis=f"storage class {cls}: {_PRICED_ELSEWHERE[provisioner]}")
+    if provisioner == "ebs.csi.aws.com":
+        kind = str(get(declared.inputs if declared else {}, "parameters.type", "gp3"))
+        key, what = f"aws.ebs.{kind}", f"EBS {kind}"
+    elif provisioner == "pd.csi.storage.gke.io" or str(cls) in _GKE_PD_CLASSES:
+        kind = (str(get(declared.inputs, "parameters.type", "pd-balanced")) if declared
+                else _GKE_PD_CLASSES[str(cls)])
+        key, what = f"gcp.pd.{kind}", f"persistent disk {kind}"
+    else:
+        raise Unpriced(f"storage class {cls!r} (provisioner {provisioner or 'unknown'}) provisions storage the "
+                       "estimator cannot price; use efs-sc, a Filestore class, or a priced EBS / PD class")
+    gib = _gib(request)
+    return cost_line(res, Category.STORAGE, [Part(gib, f"{what} provisioned by storage class {cls} (claim {request})",
+                                                  1, unit(key, ctx), "GiB-month")])
+
+
+def _k8s_service(res: CostResource, ctx: Context) -> CostLine:
+    """ClusterIP and NodePort Services run on the nodes; a LoadBalancer Service makes the cloud create a billed
+    load balancer (an NLB/CLB on EKS, a forwarding rule and its data processing on GKE)."""
+    kind = get(res.inputs, "spec.type", "ClusterIP")
+    if kind in ("ClusterIP", "NodePort", "ExternalName"):
+        return CostLine(res.urn, res.type, res.name, Status.FREE, Category.OTHER,
+                        basis=f"type {kind}: runs on the cluster's nodes")
+    raise Unpriced(f"a Service of type {kind} makes the cloud create a load balancer the catalog has no price for; "
+                   "use ClusterIP, or add the load balancer's hourly and data prices to the catalog")
+
+
+def _k8s_ingress(res: CostResource, ctx: Context) -> CostLine:
+    raise Unpriced("an Ingress makes the cloud create a load balancer (ALB on EKS, an HTTP(S) load balancer on GKE) "
+                   "the catalog has no price for")
 
 
 def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
@@ -158,6 +214,8 @@ def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
 PRICERS: dict[str, Pricer] = {
     "kubernetes:batch/v1:Job": _k8s_job,
     "kubernetes:core/v1:PersistentVolumeClaim": _k8s_pvc,
+    "kubernetes:core/v1:Service": _k8s_service,
+    "kubernetes:networking.k8s.io/v1:Ingress": _k8s_ingress,
 }
 
 
