@@ -117,7 +117,7 @@ def test_source_problems_are_clear_errors(llm_dir: Path, tmp_path: Path) -> None
         check_source(no_tok)
     with pytest.raises(CompressError, match="already quantized"):
         check_source(llm_dir / "out" / "fp8")
-    with pytest.raises(CompressError, match="has no config.json"):
+    with pytest.raises(CompressError, match=r"has no config\.json"):
         check_source(tmp_path)
     odd = tmp_path / "odd"
     write_reference_llm(odd, corpus(0, 5_000), ReferenceLLM(hidden_size=96, intermediate_size=192))
@@ -192,3 +192,24 @@ def test_cli_shows_progress_on_a_terminal_and_is_quiet_in_json_mode(
     assert "[2/4] quantizing fp8 (FP8_DYNAMIC) with llm-compressor ..." in terminal
     assert "done in" in terminal
     assert shown.stdout.startswith("| checkpoint |")  # stdout is still only the report
+
+
+@pytest.mark.parametrize("scheme", ["fp8", "w4a16"])
+def test_kernel_layers_reproduce_the_checkpoint(llm_dir: Path, report: dict[str, Any], scheme: str) -> None:
+    """The FP8 / int4 kernel modules the GPU check times compute what the checkpoint stores (CPU kernels here)."""
+    from compressor.kernels import Fp8Linear, Int4Linear, swap_in_kernels
+    from compressor.llm import load_model, load_tokens, perplexity
+    from transformers import AutoTokenizer
+
+    source, quantized = llm_dir / "src", llm_dir / "out" / scheme
+    ids = load_tokens(AutoTokenizer.from_pretrained(str(source)), str(llm_dir / "val.txt"), 1024)
+    model = load_model(source, "cpu", quantized=False).to(torch.bfloat16)
+    errors = swap_in_kernels(model, quantized, scheme)
+    assert len(errors) == 2 * 7  # 2 layers x (q, k, v, o, gate, up, down); lm_head stays
+    assert max(errors.values()) < 0.05
+    kind = Fp8Linear if scheme == "fp8" else Int4Linear
+    assert isinstance(model.model.layers[0].mlp.down_proj, kind)
+    reference = load_model(quantized, "cpu", quantized=True).to(torch.bfloat16)
+    kernel_loss, _ = perplexity(model, ids, 64, 8)
+    reference_loss, _ = perplexity(reference, ids, 64, 8)
+    assert abs(kernel_loss - reference_loss) < 0.02 * reference_loss

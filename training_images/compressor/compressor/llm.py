@@ -203,7 +203,7 @@ def load_model(path: Path, device: str, quantized: bool) -> Any:
         from transformers import CompressedTensorsConfig
 
         # Weights decompressed on load: the scores are those of the stored (quantized) values.
-        kwargs["quantization_config"] = CompressedTensorsConfig(run_compressed=False)
+        kwargs["quantization_config"] = CompressedTensorsConfig(dequantize=True)
     else:
         kwargs["dtype"] = torch.float32 if device == "cpu" else torch.bfloat16
     return AutoModelForCausalLM.from_pretrained(str(path), **kwargs).to(device).eval()  # type: ignore[arg-type]
