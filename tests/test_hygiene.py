@@ -13,7 +13,7 @@ TYPED = [
     ["components", "aiinfra"],
     ["policies", "bench"],
     ["training_images/common/blobstore", "training_images/trainer/trainer", "training_images/compressor/compressor",
-     "training_images/server/server"],
+     "training_images/server/server", "training_images/trainer_tpu/trainer_tpu"],
 ]
 
 

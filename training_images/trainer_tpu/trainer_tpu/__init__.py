@@ -1,0 +1,1 @@
+"""JAX/Flax trainer for TPU slices (CPU backend in tests); see ../../README.md."""
