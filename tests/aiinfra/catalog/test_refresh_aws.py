@@ -181,3 +181,45 @@ def test_bad_inputs_are_clear_errors(catalog: Path, tmp_path: Path) -> None:
     spot.write_text('{"SpotPriceHistory": [{"InstanceType": "g5.xlarge"}]}')
     with pytest.raises(RefreshError, match="spot price history entry is missing or has a bad field"):
         refresh(["aws"], RefreshInputs(aws_offer_files=[OFFER], aws_spot_files=[spot]), catalog)
+
+
+def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Path) -> None:
+    """The credentialed path: GetProducts per service and region (a fake pricing client answering from the
+    recorded excerpt) and DescribeSpotPriceHistory per region (moto)."""
+    recorded = load(PRODUCTS)["PriceList"]
+    offer = load(OFFER)
+    calls: list[tuple[str, str]] = []
+
+    class Paginator:
+        def paginate(self, **kwargs: Any) -> list[Any]:  # boto3's keyword names (ServiceCode, Filters, ...)
+            service = kwargs["ServiceCode"]
+            region = next(f["Value"] for f in kwargs["Filters"] if f["Field"] == "regionCode")
+            calls.append((service, region))
+            if region == "us-east-1" and service == "AmazonEC2":
+                # the bulk file's items as GetProducts would return them
+                items = [json.dumps({"product": p, "serviceCode": "AmazonEC2", "publicationDate": "2026-11-20",
+                                     "terms": {"OnDemand": offer["terms"]["OnDemand"][sku]}})
+                         for sku, p in offer["products"].items()]
+                return [{"PriceList": items}]
+            return [{"PriceList": [i for i in recorded if json.loads(i)["serviceCode"] == service
+                                   and json.loads(i)["product"]["attributes"]["regionCode"] == region]}]
+
+    class Pricing:
+        def get_paginator(self, name: str) -> Paginator:
+            assert name == "get_products"
+            return Paginator()
+
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+        class Session:
+            def client(self, service: str, region_name: str) -> Any:
+                return Pricing() if service == "pricing" else session.client(service, region_name=region_name)
+
+        [report] = refresh(["aws"], RefreshInputs(aws_session=Session(), spot_end=END), catalog,
+                           {"aws": ["us-east-2"]}, as_of="2026-11-29", write=False)
+    assert {region for _, region in calls} == {"us-east-1", "us-east-2", "us-west-2", "eu-west-1"}
+    assert {service for service, _ in calls} == {"AmazonEC2", "AmazonEFS", "AmazonFSx", "AmazonS3", "AmazonEKS"}
+    assert ("instances", "g5.xlarge", "us-east-2") in report.added_rows
+    # moto's synthetic spot history reached the guard for every region it answered
+    assert any(i.startswith("spot g5.xlarge us-east-1: mean $1e-05") for i in report.ignored)
