@@ -49,13 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     sub = p.add_subparsers(dest="cost_command", required=True, metavar="SUBCOMMAND")
     d = sub.add_parser("diff", help="monthly cost change of a stack: base git ref vs the working tree")
     d.add_argument("--base", required=True, help="git ref to compare against, e.g. origin/main")
-    d.add_argument("--stack", "-s", required=True)
-    d.add_argument("--format", choices=("table", "markdown", "json"), default="table")
-    d.add_argument("--project-dir", type=Path, default=None)
+    d.add_argument("--stack", "-s", required=True, help="stack name (stacks/Pulumi.<name>.yaml)")
+    d.add_argument("--format", choices=("table", "markdown", "json"), default="table",
+                   help="markdown: a pull-request comment; json: for programs (a user mistake is JSON too)")
+    d.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
     d.set_defaults(func=run_diff)
     r = sub.add_parser("report", help="every stack priced: CSV and JSON for finance, PNG chart per environment")
     r.add_argument("--out", type=Path, default=Path("cost-report"), help="output folder (default cost-report/)")
-    r.add_argument("--project-dir", type=Path, default=None)
+    r.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
     r.set_defaults(func=run_report)
 
 

@@ -231,6 +231,8 @@ def test_an_unforeseen_exception_is_exit_2_with_one_message(monkeypatch: pytest.
 
 def test_help_and_usage_mistakes_return_their_codes() -> None:
     assert run(["--help"])[0] == 0
+    code, out, _, _ = run(["--version"])
+    assert code == 0 and out.startswith("aiinfra ")
     assert run(["plan", "--help"])[0] == 0
     assert run([])[0] == 2
     assert run(["no-such-command"])[0] == 2
