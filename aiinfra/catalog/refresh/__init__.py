@@ -77,7 +77,8 @@ def _aws_items(inputs: RefreshInputs, regions: Sequence[str]) -> list[aws.OfferI
         for region in regions:
             pages = aws.fetch_get_products(pricing, "AmazonEC2", region, compute)
             for service, family in (("AmazonEC2", "NAT Gateway"), ("AmazonEC2", "Storage"), ("AmazonEFS", ""),
-                                    ("AmazonFSx", "Storage"), ("AmazonS3", "Storage"), ("AmazonEKS", "Compute")):
+                                    ("AmazonFSx", "Storage"), ("AmazonS3", "Storage"), ("AmazonEKS", "Compute"),
+                                    ("awskms", "Encryption Key"), ("AmazonCloudWatch", "Data Payload")):
                 flt = [{"Type": "TERM_MATCH", "Field": "productFamily", "Value": family}] if family else []
                 if service == "AmazonS3":
                     flt.append({"Type": "TERM_MATCH", "Field": "volumeType", "Value": "Standard"})

@@ -41,7 +41,8 @@ SPOT_FLOOR = 0.05
 """A spot mean below 5% of on-demand is refused as implausible (it would be a data error)."""
 
 # Units this refresh derives, and how each is recognised in an offer (service, product family,
-# attribute tests). `usagetype` carries a region prefix (`USE2-`) except in us-east-1.
+# attribute tests, as Infracost's price filters recognise them). `usagetype` carries a region
+# prefix (`USE2-`), which some services omit in us-east-1.
 _PREFIX = r"(?:[A-Z]{2,4}\d?-)?"
 
 
@@ -173,6 +174,8 @@ UNIT_RULES: dict[str, tuple[str, str, Callable[[OfferItem], bool], str]] = {
     "nat.hour": ("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Hours"), "hour"),
     "nat.gb": ("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Bytes"), "GB processed"),
     "eks.control_plane": ("AmazonEKS", "Compute", _ut(r"AmazonEKS-Hours:perCluster"), "hour"),
+    "kms.key": ("awskms", "Encryption Key", _ut(r"KMS-Keys"), "key-month"),
+    "cloudwatch.logs.ingest": ("AmazonCloudWatch", "Data Payload", _ut(r"DataProcessing-Bytes"), "GB"),
 }
 
 

@@ -61,6 +61,8 @@ def test_units_from_get_products_take_the_first_tier_and_skip_lookalikes() -> No
         ("fsx.lustre.persistent_2.1000", "us-east-2"): 0.60,
         ("s3.standard", "us-east-2"): 0.023,  # first 50 TB tier, not 0.022 or 0.021
         ("eks.control_plane", "us-east-2"): 0.10,
+        ("kms.key", "us-east-2"): 1.0,
+        ("cloudwatch.logs.ingest", "us-east-2"): 0.5,  # custom logs, not the vended-log line
     }
     ec2 = {k: v[0] for k, v in refresh_aws.unit_prices(refresh_aws.items_from_offer_file(load(OFFER))).items()}
     assert ec2 == {("nat.hour", "us-east-1"): 0.045, ("nat.gb", "us-east-1"): 0.045, ("ebs.gp3", "us-east-1"): 0.08}
@@ -133,7 +135,7 @@ def test_refresh_updates_prices_sources_and_dates_and_keeps_what_the_list_does_n
     assert rows[("g5.xlarge", "us-west-2")]["as_of"] == "2026-11-28"
     assert ("instances", "g5.xlarge", "us-west-2") in report.not_found
     assert ("instances", "p4de.24xlarge", "us-east-1") in report.not_found
-    assert "kms.key" in report.no_rule
+    assert report.no_rule == [] and ("units", "kms.key", "us-east-2") in report.added_rows
     spot = next(c for c in report.changes if (c.name, c.region, c.column) == ("g5.xlarge", "us-east-1", "spot"))
     assert (spot.old, spot.new, round(spot.percent or 0, 1)) == (0.4024, 0.448571, 11.5)
     # every row still has a source and a date
@@ -219,7 +221,8 @@ def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Pa
         [report] = refresh(["aws"], RefreshInputs(aws_session=Session(), spot_end=END), catalog,
                            {"aws": ["us-east-2"]}, as_of="2026-11-29", write=False)
     assert {region for _, region in calls} == {"us-east-1", "us-east-2", "us-west-2", "eu-west-1"}
-    assert {service for service, _ in calls} == {"AmazonEC2", "AmazonEFS", "AmazonFSx", "AmazonS3", "AmazonEKS"}
+    assert {service for service, _ in calls} == {"AmazonEC2", "AmazonEFS", "AmazonFSx", "AmazonS3", "AmazonEKS",
+                                                 "awskms", "AmazonCloudWatch"}
     assert ("instances", "g5.xlarge", "us-east-2") in report.added_rows
     # moto's synthetic spot history reached the guard for every region it answered
     assert any(i.startswith("spot g5.xlarge us-east-1: mean $1e-05") for i in report.ignored)
