@@ -19,6 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
@@ -253,6 +254,13 @@ def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPool
     if not pattern.match(itype):
         r.add(f"{path}.{key}", f"{show(itype)} is not a {'EC2 instance' if cloud == 'aws' else 'GCE machine'} "
                                f"type such as {default!r}", itype)
+    accelerators, accelerator = machine_accelerators(itype)
+    if accelerators:
+        # The system pool has no accelerator taint and no accelerator budget rule of its own: an
+        # 8-GPU machine there is billed around the clock as a CPU node (security review, finding 8).
+        r.add(f"{path}.{key}", f"{show(itype)} has {accelerators} x {accelerator}; the system pool runs cluster "
+                               f"services on CPU machine types such as {default!r} (accelerators go in a GPU or "
+                               "TPU pool)", itype)
     lo, desired, hi = _sizes(r, SystemPoolSpec, obj, path, max_default=SystemPoolSpec.max_size)
     if hi < 1:
         r.add(f"{path}.maxSize", "must be at least 1: cluster services need a node")

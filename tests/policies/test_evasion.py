@@ -81,17 +81,22 @@ def test_cli_refuses_a_nan_negotiated_price_in_the_stack_config(capsys: pytest.C
     assert "aiinfra/catalog/data/negotiated_prices.json" in capsys.readouterr().err
 
 
-def test_gke_system_pool_is_priced_in_every_zone_it_runs_in(capsys: pytest.CaptureFixture[str]) -> None:
-    """Row 32: one a3-highgpu-8g in gcp-prod's system pool passed at $732,329; GKE runs it in 3 zones."""
+def test_gke_system_pool_takes_no_accelerators_and_is_priced_in_every_zone(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Row 32: one a3-highgpu-8g in gcp-prod's system pool passed at $732,329; GKE runs it in 3 zones ($861,544)."""
     from aiinfra.cli import main
+    from aiinfra.costs import CostResource, estimate_stack
 
     pool = '{"machineType": "a3-highgpu-8g", "minSize": 1, "desiredSize": 1, "maxSize": 1}'
     code = main(["plan", "--stack", "gcp-prod", "--format", "json", "--project-dir", str(ROOT), "--set",
                  f"kubernetes.systemPool={pool}"])
-    report = json.loads(capsys.readouterr().out)
-    assert code == 1
-    assert report["cost"]["expected_monthly_usd"] > 850_000
-    assert "stack-monthly-budget" in {v["policy"] for v in report["policy"]["violations"] if v["level"] == "mandatory"}
+    assert code == 2
+    assert "kubernetes.systemPool.machineType: 'a3-highgpu-8g' has 8 x h100" in capsys.readouterr().err
+    # And a regional pool with no nodeLocations (the system pool) is priced in the three zones it runs in.
+    t = "gcp:container/nodePool:NodePool"
+    node_pool = {"location": "us-central1", "nodeCount": 1, "nodeConfig": {"machineType": "a3-highgpu-8g"}}
+    [line] = estimate_stack([CostResource("urn:p::t::p", t, "system", node_pool)], "us-central1").lines
+    assert line.basis.startswith("3 x a3-highgpu-8g on-demand")
 
 
 # ----------------------------------------------------------------------------------------
