@@ -1,6 +1,6 @@
 """Generated bad input through every `aiinfra` subcommand: exit 0, 1 or 2, never a traceback, never a hang.
 
-Three generators (hypothesis, derandomised so CI sees the same examples every run):
+Four generators (hypothesis, derandomised so CI sees the same examples every run):
 
 - argv: each subcommand of the real parser (a new one is picked up with no edit here) with
   random options and values, known-awkward values (`nan`, `1e999`, `--`, paths that are
@@ -8,6 +8,7 @@ Three generators (hypothesis, derandomised so CI sees the same examples every ru
 - stack files: random bytes and text, and the shipped dev stack with one key replaced,
   deleted or added (random YAML values, `.nan`, deep lists), run through `plan` (the real
   program under the mock engine) and `preflight`;
+- project files (Pulumi.yaml): random bytes and structures, and the real one with one key replaced;
 - usage blocks and budget files: the usage block of the stack and the budget file given to
   `--policy-pack-config` replaced by random content, run through pricing and the real policy
   pack. Here the program's run is reused from one real plan (the stack-file generator covers
@@ -343,3 +344,37 @@ def test_any_usage_block_or_budget_file_keeps_the_exit_code_contract(
     argv = ["plan", "--stack", "fuzz", "--project-dir", str(sandbox.project), "--format", "json"]
     argv += ["--policy-pack-config", str(budget_file)] if run_pack else ["--no-policy"]
     sandbox.run(argv)
+
+
+# -- project files ----------------------------------------------------------------------------------------
+
+PROJECT: dict[str, Any] = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+@st.composite
+def project_docs(draw: st.DrawFn) -> bytes:
+    kind = draw(st.sampled_from(["bytes", "random", "key", "key", "key", "key", "config"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=200))
+    if kind == "random":
+        return yaml.safe_dump(draw(JSONISH), allow_unicode=True).encode("utf-8", "surrogatepass")
+    doc = copy.deepcopy(PROJECT)
+    if kind == "key":
+        key = draw(st.sampled_from(["name", "main", "stackConfigDir", "config", "runtime"]))
+        doc[key] = draw(st.one_of(JSONISH, st.sampled_from(["/etc", "..", "stacks/../..", "missing", "Pulumi.yaml",
+                                                            "stacks", ".", "__main__.py"])))
+    else:
+        entry = draw(st.sampled_from(sorted(doc["config"])))
+        doc["config"][entry] = draw(st.one_of(JSONISH, st.fixed_dictionaries({"default": JSONISH})))
+    return yaml.safe_dump(doc, allow_unicode=True, sort_keys=False).encode("utf-8", "surrogatepass")
+
+
+@fuzz(25)
+@given(content=project_docs())
+def test_any_project_file_keeps_the_exit_code_contract(sandbox: Sandbox, content: bytes) -> None:
+    project_file = sandbox.project / "Pulumi.yaml"
+    try:
+        project_file.write_bytes(content)
+        sandbox.run(["plan", "--no-policy", "--format", "json", "--project-dir", str(sandbox.project)])
+    finally:
+        shutil.copy(ROOT / "Pulumi.yaml", project_file)
