@@ -393,13 +393,18 @@ def check_tpu_offerings(needs: GcpNeeds, api: GcpApi) -> list[Finding]:
         elif n.tpu_type in got:
             findings.append(Finding("offering", subject, Status.OK, f"TPU type {n.tpu_type} offered in {zone}"))
         else:
-            same = sorted(t for t in got if t.split("-")[0] == n.tpu_type.split("-")[0])
+            same = sorted((t for t in got if t.split("-")[0] == n.tpu_type.split("-")[0]), key=_natural)
             findings.append(Finding(
                 "offering", subject, Status.FAIL, f"TPU type {n.tpu_type} is not offered in {zone}",
                 (f"{zone} offers {', '.join(same)}; choose one of them" if same else
                  f"{zone} offers no {n.tpu_type.split('-')[0]} TPUs; choose a zone that does "
                  f"(gcloud compute tpus accelerator-types list --zone=ZONE)")))
     return findings
+
+
+def _natural(name: str) -> tuple[str, int]:
+    head, _, size = name.rpartition("-")
+    return (head, int(size)) if size.isdigit() else (name, 0)
 
 
 def accelerator_demand(needs: GcpNeeds, machines: Mapping[str, Mapping[str, Mapping[str, Any]]]

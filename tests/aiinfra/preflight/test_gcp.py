@@ -103,7 +103,7 @@ def test_gcp_prod_offerings_quotas_and_reservations(capsys: pytest.CaptureFixtur
         "machine type ct5lp-hightpu-4t offered in us-central1-a")
     v5p = f[("offering", "pretrain-v5p v5p-128")]
     assert (v5p["status"], v5p["detail"]) == ("fail", "TPU type v5p-128 is not offered in us-central1-a")
-    assert v5p["fix"] == "us-central1-a offers v5p-16, v5p-32, v5p-64, v5p-8; choose one of them"
+    assert v5p["fix"] == "us-central1-a offers v5p-8, v5p-16, v5p-32, v5p-64; choose one of them"
     # GPUs bundled with a3-highgpu-8g, as machineTypes reports them: 4 VMs x 8 on-demand, 2 x 8 spot.
     h100 = f[("quota", "NVIDIA_H100_GPUS in us-central1")]
     assert (h100["status"], h100["detail"]) == ("warn", "needs 32 at max size (train-h100), quota is 32 (8 in use)")
