@@ -344,7 +344,7 @@ def check_machine_offerings(needs: GcpNeeds, api: GcpApi, zones: list[str]
     for zone, items in listed.items():
         if zone in zones:
             for item in items:
-                machines.setdefault(str(item["name"]), {})[zone] = item
+                machines.setdefault(str(item.get("name")), {})[zone] = item
     findings = []
     for n in wanted:
         offered = set(machines.get(n.machine_type, {}))
@@ -366,7 +366,7 @@ def check_accelerator_offerings(needs: GcpNeeds, api: GcpApi, zones: list[str]) 
     offered: dict[str, set[str]] = {}
     for zone, items in listed.items():
         for item in items:
-            offered.setdefault(str(item["name"]), set()).add(zone)
+            offered.setdefault(str(item.get("name")), set()).add(zone)
     return [_offering_finding(f"{n.name} {t}", f"accelerator {t}", _where(n, zones), offered.get(t, set()),
                               not n.zones, f"choose zones or a region where {t} is offered "
                                            f"(gcloud compute accelerator-types list --filter=name={t})")
