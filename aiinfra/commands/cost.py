@@ -21,11 +21,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from aiinfra.catalog import load_json
 from aiinfra.commands.common import PlanError, ProjectError, fail, fail_json, plan_stack, resolve_root
 from aiinfra.commands.progress import Progress
-from aiinfra.costs.gate import GateError, price_plan
 from aiinfra.costs.model import Category, StackCost, money
 from aiinfra.offline.project import stack_names
+from aiinfra.policyhost import ENVIRONMENTS
+from aiinfra.policyhost.environment import _limit  # the gate's own reading of a budget limit
+from aiinfra.policyhost.gate import GateError, _rel, default_policy_config, price_plan
+from aiinfra.policyhost.host import PolicyPackError, load_policy_config_file
 from aiinfra.problems import UNSET, Problem
 
 _PLAN_SCRIPT = """
@@ -54,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                    help="markdown: a pull-request comment; json: for programs (a user mistake is JSON too)")
     d.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
     d.set_defaults(func=run_diff)
-    r = sub.add_parser("report", help="every stack priced: CSV and JSON for finance, PNG chart per environment")
+    r = sub.add_parser("report", help="every stack priced for finance: CSV and JSON (with team and cost-center), "
+                                      "a PNG with a panel per environment and its budget")
     r.add_argument("--out", type=Path, default=Path("cost-report"), help="output folder (default cost-report/)")
     r.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
     r.set_defaults(func=run_report)
@@ -236,8 +241,77 @@ def diff_table(report: dict[str, Any], changes: list[Change]) -> str:
 # report
 # ----------------------------------------------------------------------------------------
 
-CSV_FIELDS = ("stack", "environment", "cloud", "region", "urn", "type", "name", "category", "status",
-              "hourly_usd", "monthly_usd", "worst_case_monthly_usd", "basis")
+CSV_FIELDS = ("stack", "environment", "cloud", "region", "team", "cost_center", "urn", "type", "name", "category",
+              "status", "hourly_usd", "monthly_usd", "worst_case_monthly_usd", "basis")
+TAG_TEAM, TAG_COST_CENTER = "team", "cost-center"
+"""The stack tags (`ai-infra:tags`) the report splits by; the required-cost-tags policy makes every stack set them."""
+UNTAGGED = "(untagged)"
+
+
+@dataclass(frozen=True)
+class StackReport:
+    """One priced stack with who pays for it (its `ai-infra:tags`)."""
+
+    name: str
+    environment: str
+    cloud: str
+    team: str
+    cost_center: str
+    cost: StackCost
+
+
+@dataclass(frozen=True)
+class Budget:
+    """An environment's limits, from its budget file (the same numbers `aiinfra gate` checks the sum against)."""
+
+    environment: str
+    file: str
+    monthly_limit_usd: float
+    worst_case_limit_usd: float
+
+
+def stack_report(name: str, plan: Any) -> StackReport:
+    tags = plan.config.get("ai-infra:tags")
+    tags = tags if isinstance(tags, dict) else {}
+    return StackReport(name, str(plan.config.get("ai-infra:environment", "")),
+                       str(plan.config.get("ai-infra:cloud", "aws")), str(tags.get(TAG_TEAM) or UNTAGGED),
+                       str(tags.get(TAG_COST_CENTER) or UNTAGGED), price_plan(plan))
+
+
+def read_budgets(root: Path, environments: list[str]) -> dict[str, Budget]:
+    """Each environment's budget file, read and checked the way the environment gate reads it."""
+    out = {}
+    for env in environments:
+        path = default_policy_config(root, env)
+        where = _rel(path, root)
+        try:
+            doc = load_policy_config_file(path)
+        except PolicyPackError as exc:
+            raise GateError(str(exc)) from None
+        out[env] = Budget(env, where, _limit(doc, "stack-monthly-budget", where),
+                          _limit(doc, "stack-worst-case-budget", where))
+    return out
+
+
+def price_dates() -> tuple[str, str]:
+    """The oldest and newest `as_of` date of the price catalog's rows (the date finance reads in the title)."""
+    dates = set()
+    for filename in ("prices_aws.json", "prices_gcp.json"):
+        doc = load_json(filename)
+        for table in ("instances", "machine_types", "gpus", "tpus", "units"):
+            dates |= {str(row["as_of"]) for row in doc.get(table, []) if row.get("as_of")}
+    if not dates:
+        return ("unknown", "unknown")
+    return (min(dates), max(dates))
+
+
+def prices_as_of() -> str:
+    first, last = price_dates()
+    return first if first == last else f"{first} to {last}"
+
+
+def environment_order(envs: set[str] | list[str]) -> list[str]:
+    return sorted(envs, key=lambda e: (ENVIRONMENTS.index(e) if e in ENVIRONMENTS else len(ENVIRONMENTS), e))
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -249,67 +323,139 @@ def run_report(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
         if not os.access(out, os.W_OK | os.X_OK):
             return fail(f"--out {out}: folder is not writable")
-        stacks: dict[str, tuple[str, str, StackCost]] = {}
+        stacks: list[StackReport] = []
         with Progress.to_stderr() as progress:
             names = stack_names(root)
             for i, name in enumerate(names, 1):
                 progress.step(f"planning and pricing stack {i}/{len(names)}: {name}")
-                plan = plan_stack(root, name)
-                stacks[name] = (str(plan.config.get("ai-infra:environment", "")),
-                                str(plan.config.get("ai-infra:cloud", "aws")), price_plan(plan))
+                stacks.append(stack_report(name, plan_stack(root, name)))
+        budgets = read_budgets(root, environment_order({s.environment for s in stacks}))
         written = [out / "costs.csv", out / "costs.json"]
         written[0].write_text(report_csv(stacks))
-        written[1].write_text(json.dumps(report_json(stacks), indent=2))
+        written[1].write_text(json.dumps(report_json(stacks, budgets), indent=2))
         chart = out / "costs-by-environment.png"
-        note = write_chart(stacks, chart)
+        note = write_chart(stacks, budgets, chart)
         if note is None:
             written.append(chart)
     except (ProjectError, PlanError, GateError) as exc:
         return fail(exc)
     except OSError as exc:
         return fail(f"--out {out}: cannot write: {exc.strerror or exc}")
-    for name, (env, cloud, cost) in stacks.items():
-        print(f"{name:<12} {env:<8} {cloud:<4} expected {money(cost.expected_monthly_usd):>10}/month  "
-              f"worst case {money(cost.worst_case_monthly_usd):>10}/month")
+    print(report_table(stacks, budgets))
     print(f"wrote {', '.join(str(p) for p in written)}")
     if note is not None:
         print(f"note: {note}", file=sys.stderr)
     return 0
 
 
-def report_csv(stacks: dict[str, tuple[str, str, StackCost]]) -> str:
+def report_csv(stacks: list[StackReport]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
-    for name, (env, cloud, cost) in stacks.items():
-        for line in cost.lines:
-            w.writerow({"stack": name, "environment": env, "cloud": cloud, "region": cost.region, "urn": line.urn,
-                        "type": line.type, "name": line.name, "category": line.category.value,
-                        "status": line.status.value, "hourly_usd": f"{line.hourly_usd:.4f}",
-                        "monthly_usd": f"{line.monthly_usd:.2f}", "worst_case_monthly_usd":
-                        f"{line.worst_monthly_usd:.2f}", "basis": line.basis})
+    for s in stacks:
+        for line in s.cost.lines:
+            w.writerow({"stack": s.name, "environment": s.environment, "cloud": s.cloud, "region": s.cost.region,
+                        "team": s.team, "cost_center": s.cost_center, "urn": line.urn, "type": line.type,
+                        "name": line.name, "category": line.category.value, "status": line.status.value,
+                        "hourly_usd": f"{line.hourly_usd:.4f}", "monthly_usd": f"{line.monthly_usd:.2f}",
+                        "worst_case_monthly_usd": f"{line.worst_monthly_usd:.2f}", "basis": line.basis})
     return buf.getvalue()
 
 
-def by_environment(stacks: dict[str, tuple[str, str, StackCost]]) -> dict[str, dict[str, float]]:
+def by_environment(stacks: list[StackReport]) -> dict[str, dict[str, float]]:
+    """Environment -> category -> expected monthly USD."""
     out: dict[str, dict[str, float]] = {}
-    for env, _, cost in stacks.values():
-        row = out.setdefault(env, {c.value: 0.0 for c in Category})
-        for cat, usd in cost.by_category().items():
+    for s in stacks:
+        row = out.setdefault(s.environment, {c.value: 0.0 for c in Category})
+        for cat, usd in s.cost.by_category().items():
             row[cat] = round(row[cat] + usd, 2)
     return out
 
 
-def report_json(stacks: dict[str, tuple[str, str, StackCost]]) -> dict[str, Any]:
+def _sum_by(stacks: list[StackReport], key: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for s in stacks:
+        out[getattr(s, key)] = round(out.get(getattr(s, key), 0.0) + s.cost.expected_monthly_usd, 2)
+    return out
+
+
+def environment_summary(stacks: list[StackReport], budget: Budget) -> dict[str, Any]:
+    """One environment's totals against its budget, split by stack, cost-center and team."""
+    mine = [s for s in stacks if s.environment == budget.environment]
+    expected = round(sum(s.cost.expected_monthly_usd for s in mine), 2)
+    worst = round(sum(s.cost.worst_case_monthly_usd for s in mine), 2)
+    limit = budget.monthly_limit_usd
+    return {"budget_file": budget.file, "monthly_limit_usd": limit,
+            "worst_case_limit_usd": budget.worst_case_limit_usd,
+            "expected_monthly_usd": expected, "worst_case_monthly_usd": worst,
+            "headroom_usd": round(limit - expected, 2),
+            "used_pct": round(100 * expected / limit, 1) if limit else None,
+            "by_stack": {s.name: s.cost.expected_monthly_usd for s in mine},
+            "by_cost_center": _sum_by(mine, "cost_center"), "by_team": _sum_by(mine, "team")}
+
+
+def report_json(stacks: list[StackReport], budgets: dict[str, Budget]) -> dict[str, Any]:
+    first, last = price_dates()
     return {
-        "stacks": {name: {"environment": env, "cloud": cloud, **cost.to_json()}
-                   for name, (env, cloud, cost) in stacks.items()},
+        "prices_as_of": {"from": first, "to": last},
+        "stacks": {s.name: {"environment": s.environment, "cloud": s.cloud, "team": s.team,
+                            "cost_center": s.cost_center, **s.cost.to_json()} for s in stacks},
         "by_environment": by_environment(stacks),
+        "environments": {env: environment_summary(stacks, b) for env, b in budgets.items()},
     }
 
 
-def write_chart(stacks: dict[str, tuple[str, str, StackCost]], path: Path) -> str | None:
-    """Draw the chart; the reason when it cannot be drawn (matplotlib is an optional dependency)."""
+def report_table(stacks: list[StackReport], budgets: dict[str, Budget]) -> str:
+    lines = [f"Expected monthly cost (730 h, list prices as of {prices_as_of()})", "",
+             f"  {'stack':<12} {'env':<8} {'cloud':<5} {'cost-center':<12} {'team':<14} {'expected':>12} "
+             f"{'worst case':>12}"]
+    for s in stacks:
+        lines.append(f"  {s.name:<12} {s.environment:<8} {s.cloud:<5} {s.cost_center:<12} {s.team:<14} "
+                     f"{money(s.cost.expected_monthly_usd):>12} {money(s.cost.worst_case_monthly_usd):>12}")
+    lines.append("")
+    for env, b in budgets.items():
+        e = environment_summary(stacks, b)
+        lines.append(f"  {env:<8} total {money(e['expected_monthly_usd']):>12} of budget "
+                     f"{money(b.monthly_limit_usd):>12} ({b.file}): {_headroom_words(e['headroom_usd'])}")
+    return "\n".join(lines)
+
+
+def _headroom_words(headroom: float) -> str:
+    return f"{money(headroom)} headroom" if headroom >= 0 else f"OVER by {money(-headroom)}"
+
+
+# -- the chart ------------------------------------------------------------------------------
+
+
+def _usd_tick(x: float, _pos: int | None = None) -> str:
+    if abs(x) >= 1_000_000:
+        return f"${x / 1_000_000:,.1f}M"
+    return f"${x / 1000:,.0f}k" if abs(x) >= 1000 else f"${x:,.0f}"
+
+
+def chart_rows(stacks: list[StackReport], env: str) -> list[tuple[str, dict[str, float]]]:
+    """The bars of one environment's panel, top to bottom: each stack, then each cost-center, then the total
+    (folded into the cost-center bar when there is one cost-center); each bar is split by category."""
+    mine = [s for s in stacks if s.environment == env]
+    rows = [(f"{s.name} ({s.cloud})\n{s.cost_center} / {s.team}", s.cost.by_category()) for s in mine]
+    centers = sorted({s.cost_center for s in mine})
+    for cc in centers:
+        cats: dict[str, float] = {}
+        for s in mine:
+            if s.cost_center == cc:
+                for cat, usd in s.cost.by_category().items():
+                    cats[cat] = cats.get(cat, 0.0) + usd
+        n = sum(1 for s in mine if s.cost_center == cc)
+        label = f"cost-center {cc}\n({n} stack{'s' if n != 1 else ''})"
+        rows.append((f"TOTAL {env}, {label}" if len(centers) == 1 else label, cats))
+    if len(centers) > 1:
+        rows.append((f"TOTAL {env}", by_environment(mine).get(env, {})))
+    return rows
+
+
+def write_chart(stacks: list[StackReport], budgets: dict[str, Budget], path: Path) -> str | None:
+    """One panel per environment on its own linear axis: a horizontal bar per stack and per cost-center split by
+    category, the total printed at each bar, the budget as a vertical line. None when drawn, else why not."""
     try:
         import matplotlib
     except ImportError:
@@ -319,20 +465,57 @@ def write_chart(stacks: dict[str, tuple[str, str, StackCost]], path: Path) -> st
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    data = by_environment(stacks)
-    envs = sorted(data, key=lambda e: ("dev", "staging", "prod").index(e) if e in ("dev", "staging", "prod") else 9)
-    cats = [c.value for c in Category if any(data[e][c.value] for e in envs)]
-    fig, ax = plt.subplots(figsize=(8, 5))
-    bottom = [0.0] * len(envs)
-    for cat in cats:
-        values = [data[e][cat] for e in envs]
-        ax.bar(envs, values, bottom=bottom, label=cat)
-        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.set_ylabel("expected USD per month (730 h, list prices)")
-    ax.set_title("Monthly cost per environment, by category")
-    ax.set_yscale("symlog", linthresh=1000)  # dev and prod differ by ~3 orders of magnitude
-    ax.legend()
-    fig.tight_layout()
+    envs = [e for e in budgets if any(s.environment == e for s in stacks)]
+    if not envs:
+        return f"{path.name} not drawn: no stacks"
+    panels = {env: chart_rows(stacks, env) for env in envs}
+    cats = [c.value for c in Category if any(r[1].get(c.value, 0) > 0 for rows in panels.values() for r in rows)]
+    colors = dict(zip(cats, plt.get_cmap("tab10").colors, strict=False))
+    heights = [len(rows) + 1.6 for rows in panels.values()]
+    with plt.rc_context({"text.parse_math": False}):  # "$3,694 of $4,500" is money, not TeX
+        _draw(plt, panels, budgets, stacks, cats, colors, heights, path)
+    return None
+
+
+def _draw(plt: Any, panels: dict[str, list[tuple[str, dict[str, float]]]], budgets: dict[str, Budget],
+          stacks: list[StackReport], cats: list[str], colors: dict[str, Any], heights: list[float], path: Path) -> None:
+    from matplotlib.patches import Patch
+    from matplotlib.ticker import FuncFormatter
+
+    envs = list(panels)
+    fig, axes = plt.subplots(len(envs), 1, figsize=(11, 0.62 * sum(heights) + 1.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, env in zip(axes[:, 0], envs, strict=True):
+        rows, budget = panels[env], budgets[env]
+        summary = environment_summary(stacks, budget)
+        y = list(range(len(rows)))[::-1]
+        left = [0.0] * len(rows)
+        for cat in cats:
+            values = [r[1].get(cat, 0.0) for r in rows]
+            ax.barh(y, values, left=left, color=colors[cat], height=0.62)
+            left = [a + b for a, b in zip(left, values, strict=True)]
+        top = max([*left, budget.monthly_limit_usd])
+        for yi, total in zip(y, left, strict=True):
+            ax.text(total + top * 0.01, yi, money(total), va="center", ha="left", fontsize=9, fontweight="bold")
+        ax.axvline(budget.monthly_limit_usd, color="crimson", linestyle="--", linewidth=1.6)
+        ax.text(budget.monthly_limit_usd, len(rows) - 0.45, f" budget {money(budget.monthly_limit_usd)}",
+                color="crimson", fontsize=9, va="bottom", ha="right" if top > budget.monthly_limit_usd * 1.3
+                else "left")
+        ax.set_yticks(y, [r[0] for r in rows], fontsize=9)
+        ax.set_ylim(-0.6, len(rows) - 0.1)
+        ax.set_xlim(0, top * 1.18)
+        ax.xaxis.set_major_formatter(FuncFormatter(_usd_tick))
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+        used = summary["used_pct"]
+        ax.set_title(f"{env}: {money(summary['expected_monthly_usd'])} expected of {money(budget.monthly_limit_usd)}"
+                     f" budget ({used:.0f}% used, {_headroom_words(summary['headroom_usd'])}); worst case "
+                     f"{money(summary['worst_case_monthly_usd'])}", loc="left", fontsize=10.5)
+    axes[-1, 0].set_xlabel("expected USD per month (730 h; linear axis, each panel its own scale)")
+    fig.suptitle(f"Monthly cost per environment vs budget (list prices as of {prices_as_of()})", x=0.01, ha="left",
+                 fontsize=12.5, fontweight="bold")
+    fig.legend(handles=[Patch(color=colors[c], label=c) for c in cats], loc="lower center", ncol=len(cats),
+               fontsize=9.5, frameon=False, title="bars split by category", title_fontsize=9)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=120)
     plt.close(fig)
-    return None

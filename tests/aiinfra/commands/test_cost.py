@@ -6,13 +6,15 @@ import csv
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from aiinfra.cli import main
-from aiinfra.commands.cost import diff_costs
+from aiinfra.commands.cost import Budget, StackReport, chart_rows, diff_costs, write_chart
 from aiinfra.costs import CostResource, estimate_stack
+from aiinfra.costs.model import Category, CostLine, StackCost, Status
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,10 +92,46 @@ def test_report_writes_csv_json_and_chart(tmp_path: Path, capsys: pytest.Capture
     rows = list(csv.DictReader((out / "costs.csv").open()))
     assert {r["stack"] for r in rows} >= {"dev", "staging", "prod"}
     assert all(r["status"] in ("priced", "free") for r in rows)
+    # Who pays: the stack's tags, on every row.
+    assert {(r["stack"], r["team"], r["cost_center"]) for r in rows if r["stack"] == "dev"} == {
+        ("dev", "ml-platform", "cc-1234")}
     doc = json.loads((out / "costs.json").read_text())
     prod = doc["by_environment"]["prod"]
     assert prod["accelerators"] > prod["storage"] > 0
     total = sum(float(r["monthly_usd"]) for r in rows if r["environment"] == "prod")
     assert sum(prod.values()) == pytest.approx(total, abs=1.0)
+    # Each environment against its budget file: the sum the gate checks, and what is left.
+    dev = doc["environments"]["dev"]
+    limit = json.loads((ROOT / "policies" / "budgets" / "dev.json").read_text())["stack-monthly-budget"]
+    assert dev["budget_file"] == "policies/budgets/dev.json" and dev["monthly_limit_usd"] == limit["monthlyLimitUsd"]
+    dev_total = sum(float(r["monthly_usd"]) for r in rows if r["environment"] == "dev")
+    assert dev["expected_monthly_usd"] == pytest.approx(dev_total, abs=1.0)
+    assert dev["headroom_usd"] == pytest.approx(dev["monthly_limit_usd"] - dev["expected_monthly_usd"])
+    assert set(dev["by_stack"]) == {"dev", "gcp-dev"} and dev["by_cost_center"] == {
+        "cc-1234": pytest.approx(dev["expected_monthly_usd"])}
+    assert doc["prices_as_of"]["from"] <= doc["prices_as_of"]["to"]
+    printed = capsys.readouterr().out
+    assert f"list prices as of {doc['prices_as_of']['from']}" in printed
+    assert "policies/budgets/prod.json" in printed
     png = (out / "costs-by-environment.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+
+
+def test_chart_rows_split_by_stack_then_cost_center() -> None:
+    def stack(name: str, cc: str, usd: float) -> StackReport:
+        line = CostLine(f"urn:{name}", "aws:ec2/eip:Eip", name, Status.PRICED, Category.NETWORK, monthly_usd=usd)
+        return StackReport(name, "dev", "aws", "t", cc, StackCost("us-east-1", [line]))
+
+    rows = chart_rows([stack("a", "cc-1", 10.0), stack("b", "cc-2", 5.0), stack("c", "cc-1", 1.0)], "dev")
+    assert [label.split("\n")[0] for label, _ in rows] == [
+        "a (aws)", "b (aws)", "c (aws)", "cost-center cc-1", "cost-center cc-2", "TOTAL dev"]
+    assert [cats["network"] for _, cats in rows] == [10.0, 5.0, 1.0, 11.0, 5.0, 16.0]
+
+
+def test_report_without_matplotlib_writes_csv_and_json_and_says_why(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import fails as in an install without [dev]
+    line = CostLine("urn:a", "aws:ec2/eip:Eip", "a", Status.PRICED, Category.NETWORK, monthly_usd=1.0)
+    stacks = [StackReport("a", "dev", "aws", "t", "cc", StackCost("us-east-1", [line]))]
+    note = write_chart(stacks, {"dev": Budget("dev", "policies/budgets/dev.json", 10.0, 20.0)}, tmp_path / "c.png")
+    assert note is not None and "matplotlib is not installed" in note and not (tmp_path / "c.png").exists()
