@@ -470,7 +470,7 @@ def write_chart(stacks: list[StackReport], budgets: dict[str, Budget], path: Pat
         return f"{path.name} not drawn: no stacks"
     panels = {env: chart_rows(stacks, env) for env in envs}
     cats = [c.value for c in Category if any(r[1].get(c.value, 0) > 0 for rows in panels.values() for r in rows)]
-    colors = dict(zip(cats, plt.get_cmap("tab10").colors, strict=False))
+    colors: dict[str, Any] = {cat: f"C{i}" for i, cat in enumerate(cats)}  # matplotlib's default palette
     heights = [len(rows) + 1.6 for rows in panels.values()]
     with plt.rc_context({"text.parse_math": False}):  # "$3,694 of $4,500" is money, not TeX
         _draw(plt, panels, budgets, stacks, cats, colors, heights, path)
