@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # GPU smoke check for the trainer (one GPU, nccl): DDP classifier, DDP LM,
-# FSDP LM with a resume. Run from the repo root; logs go to "$OUT/".
-# Needs only python3 with torch (>= 2.11) + CUDA; no network. Budget: < 5 min.
+# FSDP LM with a resume, SIGTERM, then the checkpoint stall on a 1.2B-parameter LM
+# (bench/checkpoint.py: today's rank-0 torch.save format against sharded async DCP).
+# Run from the repo root; logs go to "$OUT/". Needs python3 with torch (>= 2.11) + CUDA,
+# boto3 and google-cloud-storage (the images' storage library); no network.
+# Budget: ~5 min for the smoke runs, ~6 min for the stall. STALL=0 skips the stall,
+# STALL=only runs only the stall.
 set -euo pipefail
 OUT="${OUT:-/tmp/gpu_check}"
+STALL="${STALL:-1}"
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD/training_images/trainer${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$PWD/training_images/common:$PWD/training_images/trainer${PYTHONPATH:+:$PYTHONPATH}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -25,6 +30,16 @@ text = " ".join(rng.choice(words, size=2_000_000))
 (work / "corpus.txt").write_text(text)
 PY
 
+stall() {
+  # 1.2B parameters (the issue's run: d 2048, 24 layers, seq 2048, batch 8); ~14 GB of weights and
+  # AdamW state per checkpoint. Steps between saves give the background write time to finish.
+  echo "=== checkpoint_stall" | tee -a "$OUT/summary.log"
+  timeout 480 python3 bench/checkpoint.py --device cuda --threads 8 --d-model 2048 --n-layers 24 --n-heads 16 \
+    --seq-len 2048 --batch-size 8 --checkpoints 3 --steps-between 100 --dir "$WORK/bench_ckpt" \
+    2>&1 | grep -v Warning | tee "$OUT/checkpoint_stall.log" | tail -6 | tee -a "$OUT/summary.log"
+}
+if [ "$STALL" = "only" ]; then stall; exit 0; fi
+
 run() {  # name, then trainer flags
   local name="$1"; shift
   echo "=== $name" | tee -a "$OUT/summary.log"
@@ -32,6 +47,8 @@ run() {  # name, then trainer flags
     --master-addr=127.0.0.1 --master-port=29511 -m trainer.train --device cuda "$@" \
     > "$OUT/$name.log" 2>&1 || { echo "FAILED: $name (see $name.log)" | tee -a "$OUT/summary.log"; tail -20 "$OUT/$name.log"; return 1; }
   grep -E '"event": "(train|resume|done)"' "$OUT/$name.log" | tail -4 | tee -a "$OUT/summary.log"
+  # Sharded async checkpoints: blocked_seconds is what training waited, seconds until published.
+  grep -E '"event": "checkpoint"' "$OUT/$name.log" | tail -2 | tee -a "$OUT/summary.log" || true
 }
 
 LM=(--model lm --d-model 1024 --n-layers 12 --n-heads 16 --seq-len 1024 --batch-size 16 --lr 3e-4
@@ -63,4 +80,5 @@ run ddp_lm_sigterm_resume "${LM[@]}" --strategy ddp --checkpoint-dir "$WORK/ck_s
   --checkpoint-every 100000
 grep -q "\"event\": \"resume\", .*\"step\": $stopped" "$OUT/ddp_lm_sigterm_resume.log" \
   && echo "sigterm resume from step $stopped: ok" | tee -a "$OUT/summary.log"
+if [ "$STALL" != "0" ]; then stall; fi
 echo "gpu_check: all passed" | tee -a "$OUT/summary.log"

@@ -101,7 +101,10 @@ class Checkpointer:
         t0 = time.perf_counter()
         model_sd, optim_sd = get_state_dict(model, optimizer)
         name = checkpoints.dir_name(step, self.run_id)
-        local_dir = Path(self.base.key) / name if self.base.is_local else self.staging / f"ckpt-{self.run_id}" / name
+        # Bucket roots: each rank stages into a folder of its own (ranks of one node share the disk, and each
+        # removes its folder once uploaded); DCP lets every rank's writer have its own path.
+        local_dir = (Path(self.base.key) / name if self.base.is_local
+                     else self.staging / f"ckpt-{self.run_id}" / name / f"rank{self.rank}")
         writer = dcp.FileSystemWriter(str(local_dir), single_file_per_rank=True, sync_files=True)
         future = dcp.async_save({"model": model_sd, "optim": optim_sd}, storage_writer=writer,
                                 process_group=self.pg, async_stager=self._stager, no_dist=self.pg is None)
