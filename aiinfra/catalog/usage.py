@@ -25,6 +25,8 @@ USAGE_DEFAULTS: dict[str, tuple[float, str, str]] = {
     "egressGbPerMonth": (100, "GB/month", "data transferred out to the internet"),
     "flowLogsGbPerMonth": (20, "GB/month", "VPC flow log ingestion"),
     "trainingRunsPerMonth": (4, "runs/month", "runs of each training job, each priced at its maximum duration"),
+    "registryGb": (100, "GB", "container images stored in the stack's registry (`images.registry`: ECR "
+                              "repositories or the Artifact Registry repository), split evenly across them"),
 }
 USAGE_KEYS: tuple[str, ...] = (*USAGE_DEFAULTS, "negotiatedPrices")
 
@@ -43,6 +45,7 @@ class Usage:
     egress_gb_per_month: float = USAGE_DEFAULTS["egressGbPerMonth"][0]
     flow_logs_gb_per_month: float = USAGE_DEFAULTS["flowLogsGbPerMonth"][0]
     training_runs_per_month: float = USAGE_DEFAULTS["trainingRunsPerMonth"][0]
+    registry_gb: float = USAGE_DEFAULTS["registryGb"][0]
     negotiated_prices: Mapping[str, float] = field(default_factory=dict)
     """Name (instance type, machine type, TPU type) -> the user's contracted $/hour."""
 

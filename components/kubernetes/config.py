@@ -19,7 +19,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from aiinfra.catalog.canonical import machine_accelerators
+from aiinfra.catalog import aws_instance_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
@@ -244,6 +244,23 @@ def _sizes(r: Reader, cls: type, obj: Mapping[str, Any], path: str, min_default:
     return lo, desired, hi
 
 
+_GKE_TPU_MACHINE = re.compile(r"^ct\d[a-z]*-[a-z]+-\d+t$")
+
+
+def _machine_accelerators(machine: str) -> tuple[int, str]:
+    """(accelerators, their name) a machine type carries: an EC2 GPU type, a GCE type with bundled GPUs,
+    or a GKE TPU node type (`ct5lp-hightpu-4t`); (0, "") for a CPU type."""
+    aws = aws_instance_type(machine)
+    if aws is not None:
+        return aws.gpu_count, aws.accelerator
+    gce = gcp_machine_type(machine)
+    if gce is not None and gce.gpu_count:
+        return gce.gpu_count, gce.accelerator
+    if _GKE_TPU_MACHINE.match(machine):
+        return int(machine.rsplit("-", 1)[1][:-1]), "TPU"
+    return 0, ""
+
+
 def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPoolSpec:
     obj = r.mapping(raw, path)
     r.known_keys(obj, keys(SystemPoolSpec, cloud), path)
@@ -254,7 +271,7 @@ def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPool
     if not pattern.match(itype):
         r.add(f"{path}.{key}", f"{show(itype)} is not a {'EC2 instance' if cloud == 'aws' else 'GCE machine'} "
                                f"type such as {default!r}", itype)
-    accelerators, accelerator = machine_accelerators(itype)
+    accelerators, accelerator = _machine_accelerators(itype)
     if accelerators:
         # The system pool has no accelerator taint and no accelerator budget rule of its own: an
         # 8-GPU machine there is billed around the clock as a CPU node (security review, finding 8).

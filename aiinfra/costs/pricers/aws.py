@@ -254,6 +254,12 @@ def _s3_bucket(res: CostResource, ctx: Context) -> CostLine:
                                                   unit("aws.s3.standard", ctx), "GB-month")])
 
 
+def _ecr_repository(res: CostResource, ctx: Context) -> CostLine:
+    share = usage_share(ctx, "aws:ecr/repository:Repository")
+    return cost_line(res, Category.STORAGE, [Part(ctx.usage.registry_gb * share, "ECR image storage", 1,
+                                                  unit("aws.ecr.storage", ctx), "GB-month")])
+
+
 def _aws_nat(res: CostResource, ctx: Context) -> CostLine:
     share = usage_share(ctx, "aws:ec2/natGateway:NatGateway")
     u = ctx.usage
@@ -311,6 +317,7 @@ PRICERS: dict[str, Pricer] = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": _vpc_endpoint,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:kms/key:Key": _kms_key,
+    "aws:ecr/repository:Repository": _ecr_repository,
 }
 
 # AWS types with no charge of their own. Each is here on purpose: anything in neither table
@@ -341,4 +348,8 @@ FREE_TYPES: frozenset[str] = frozenset({
     # Budgets without actions are free (https://aws.amazon.com/aws-cost-management/aws-budgets/pricing/).
     "aws:budgets/budget:Budget", "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription",
     "aws:sns/topicPolicy:TopicPolicy",
+    # Registry configuration: storage is priced on the repository line; an in-stack image build runs where
+    # `pulumi up` runs and its pushed layers are that storage.
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy", "aws:ecr/repositoryPolicy:RepositoryPolicy",
+    "docker-build:index:Image",
 })

@@ -188,6 +188,13 @@ def _gcs_bucket(res: CostResource, ctx: Context) -> CostLine:
                                                   "GB-month")])
 
 
+def _artifact_repository(res: CostResource, ctx: Context) -> CostLine:
+    share = usage_share(ctx, "gcp:artifactregistry/repository:Repository")
+    # The first 0.5 GB a month is free per billing account, not per stack: not counted here.
+    return cost_line(res, Category.STORAGE, [Part(ctx.usage.registry_gb * share, "Artifact Registry storage", 1,
+                                                  unit("gcp.artifactregistry.storage", ctx), "GB-month")])
+
+
 def _router_nat(res: CostResource, ctx: Context) -> CostLine:
     share = usage_share(ctx, "gcp:compute/routerNat:RouterNat")
     u = ctx.usage
@@ -269,6 +276,7 @@ PRICERS: dict[str, Pricer] = {
     "gcp:compute/address:Address": _gcp_address,
     "gcp:container/cluster:Cluster": _gke_cluster,
     "gcp:container/nodePool:NodePool": _gke_node_pool,
+    "gcp:artifactregistry/repository:Repository": _artifact_repository,
 }
 
 # GCP types with no charge of their own. Each is here on purpose: anything in neither table

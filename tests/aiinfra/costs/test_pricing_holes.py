@@ -82,3 +82,26 @@ def test_a_stacks_expected_cost_never_exceeds_its_worst_case(plan_stack: Any) ->
                                "workloads.trainingJobs[0].maxRunHours=720"])
     cost = price_plan(plan)
     assert cost.expected_monthly_usd <= cost.worst_case_monthly_usd
+
+
+@pytest.mark.parametrize(("type_", "region", "key"), [
+    ("aws:ecr/repository:Repository", "us-east-1", "ECR image storage"),
+    ("gcp:artifactregistry/repository:Repository", "us-central1", "Artifact Registry storage"),
+])
+def test_registry_repositories_are_priced_from_the_registry_usage_figure(type_: str, region: str, key: str) -> None:
+    """Finding 18: `images.registry: true` made every stack unpriced (ECR / Artifact Registry not in the table)."""
+    from aiinfra.catalog.usage import Usage
+
+    repos = [CostResource(f"urn:pulumi:t::p::{type_}::r{i}", type_, f"r{i}", {}) for i in range(2)]
+    lines = estimate_stack(repos, region, Usage(registry_gb=300)).lines
+    assert [x.status for x in lines] == [Status.PRICED, Status.PRICED]
+    assert lines[0].basis == f"150 GB-month {key} x $0.1"
+    assert sum(x.monthly_usd for x in lines) == pytest.approx(30.0)
+
+
+def test_a_stack_with_its_own_registry_and_image_builds_is_priced(plan_stack: Any) -> None:
+    from aiinfra.policyhost.gate import price_plan
+
+    cost = price_plan(plan_stack("dev", ['images={"registry": true, "build": true}']))
+    assert cost.unpriced == []
+    assert any(line.type == "aws:ecr/repository:Repository" and line.monthly_usd > 0 for line in cost.lines)
