@@ -250,5 +250,8 @@ def test_a_filestore_csi_claim_is_priced_as_the_instance_it_provisions() -> None
 
 
 def test_claims_on_file_systems_priced_elsewhere_are_free() -> None:
-    assert price(_pvc("efs-sc", "1Ti"))["pvc"].status is Status.FREE
+    # The stack's own efs-sc class provisions access points on its EFS file system (priced on that line).
+    efs_class = res("kubernetes:storage.k8s.io/v1:StorageClass",
+                    {"metadata": {"name": "efs-sc"}, "provisioner": "efs.csi.aws.com"}, "efs-sc")
+    assert price(_pvc("efs-sc", "1Ti"), efs_class)["pvc"].status is Status.FREE
     assert price(_pvc("", "100Gi"), region="us-central1")["pvc"].status is Status.FREE
