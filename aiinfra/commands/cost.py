@@ -9,6 +9,7 @@ catalog, so the diff shows what the change costs, not how prices moved.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -16,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,7 +51,8 @@ print(json.dumps({"project": p.project, "stack": p.stack, "config": p.config,
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = subparsers.add_parser("cost", help="cost diff between git refs, cost report over all stacks")
+    p = subparsers.add_parser("cost", help="cost diff between git refs, the pull-request comment, cost report over "
+                                           "all stacks")
     sub = p.add_subparsers(dest="cost_command", required=True, metavar="SUBCOMMAND")
     d = sub.add_parser("diff", help="monthly cost change of a stack: base git ref vs the working tree")
     d.add_argument("--base", required=True, help="git ref to compare against, e.g. origin/main")
@@ -63,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     r.add_argument("--out", type=Path, default=Path("cost-report"), help="output folder (default cost-report/)")
     r.add_argument("--project-dir", type=Path, default=None, help="project root (default: nearest Pulumi.yaml)")
     r.set_defaults(func=run_report)
+    from aiinfra.commands import cost_comment  # it builds on this module's diff
+
+    cost_comment.register(sub)
 
 
 # ----------------------------------------------------------------------------------------
@@ -84,6 +90,38 @@ class Change:
     @property
     def delta(self) -> float:
         return round(self.head_monthly_usd - self.base_monthly_usd, 2)
+
+
+CODE_ROOT = Path(__file__).resolve().parents[2]
+"""The folder holding this `aiinfra` package: the base is planned with today's estimator and catalog."""
+
+
+class BaseRefError(Exception):
+    """The base ref cannot be checked out (not a git repository, unknown ref): exit 2 with git's words."""
+
+
+@contextlib.contextmanager
+def base_tree(root: Path, base: str, progress: Progress | None = None) -> Iterator[Path]:
+    """The project folder as it is at git ref `base`, in a temporary worktree removed on exit."""
+    if base.startswith("-") or not base.strip():
+        raise BaseRefError(f"--base {base!r}: expected a git ref such as origin/main or HEAD~1")
+    with tempfile.TemporaryDirectory(prefix="aiinfra-base-") as tmp:
+        tree = Path(tmp) / "base"
+        if progress is not None:
+            progress.step(f"checking out {base} in a temporary worktree")
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
+                             text=True, check=False)
+        if top.returncode != 0:
+            raise BaseRefError(f"cost diff needs a git repository: {root}: {top.stderr.strip()}")
+        added = subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), base],
+                               capture_output=True, text=True, check=False)
+        if added.returncode != 0:
+            raise BaseRefError(f"cannot check out --base {base!r}: {added.stderr.strip()}")
+        try:
+            yield tree / root.relative_to(Path(top.stdout.strip()).resolve())
+        finally:
+            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
+                           capture_output=True, check=False)
 
 
 def _plan_in_subprocess(tree: Path, stack: str, code_root: Path) -> Any:
@@ -140,32 +178,20 @@ def run_diff(args: argparse.Namespace) -> int:
         root = resolve_root(args.project_dir)
     except ProjectError as exc:
         return fail_json(exc, head) if json_mode else fail(exc)
-    code_root = Path(__file__).resolve().parents[2]
-    with tempfile.TemporaryDirectory(prefix="aiinfra-base-") as tmp, Progress.to_stderr(json_mode) as progress:
-        tree = Path(tmp) / "base"
-        progress.step(f"checking out {args.base} in a temporary worktree")
-        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True,
-                             text=True, check=False)
-        if top.returncode != 0:
-            return fail(f"cost diff needs a git repository: {root}: {top.stderr.strip()}")
-        added = subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", str(tree), args.base],
-                               capture_output=True, text=True, check=False)
-        if added.returncode != 0:
-            return fail(f"cannot check out --base {args.base!r}: {added.stderr.strip()}")
+    with Progress.to_stderr(json_mode) as progress:
         try:
-            rel = root.relative_to(Path(top.stdout.strip()).resolve())
-            progress.step(f"planning stack {args.stack!r} at {args.base}")
-            base_plan = _plan_in_subprocess(tree / rel, args.stack, code_root)
-            progress.step(f"planning stack {args.stack!r} in the working tree")
-            head_plan = _plan_in_subprocess(root, args.stack, code_root)
-            progress.step("pricing both")
-            base_cost = price_plan(base_plan) if base_plan else None
-            head_cost = price_plan(head_plan) if head_plan else None
+            with base_tree(root, args.base, progress) as base_root:
+                progress.step(f"planning stack {args.stack!r} at {args.base}")
+                base_plan = _plan_in_subprocess(base_root, args.stack, CODE_ROOT)
+                progress.step(f"planning stack {args.stack!r} in the working tree")
+                head_plan = _plan_in_subprocess(root, args.stack, CODE_ROOT)
+                progress.step("pricing both")
+                base_cost = price_plan(base_plan) if base_plan else None
+                head_cost = price_plan(head_plan) if head_plan else None
+        except BaseRefError as exc:
+            return fail(exc)
         except (PlanError, GateError) as exc:
             return fail_json(exc, head) if json_mode else fail(exc)
-        finally:
-            subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)],
-                           capture_output=True, check=False)
     if head_cost is None and base_cost is None:
         return fail(f"stack {args.stack!r} exists neither at {args.base!r} nor in the working tree")
     changes = diff_costs(base_cost, head_cost)
@@ -198,7 +224,9 @@ def diff_json(base_ref: str, stack: str, base: StackCost | None, head: StackCost
 
 
 def _signed(x: float) -> str:
-    return ("+" if x > 0 else "-" if x < 0 else "") + money(abs(x))
+    if abs(x) < 0.005:
+        return "$0"
+    return ("+" if x > 0 else "-") + money(abs(x))
 
 
 def diff_markdown(report: dict[str, Any], changes: list[Change]) -> str:

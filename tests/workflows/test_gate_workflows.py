@@ -39,11 +39,15 @@ def test_stack_matrix_comes_from_the_parsed_config_not_a_regex() -> None:
 
 
 def test_pull_requests_sum_every_environment_and_fail_the_check() -> None:
+    # `aiinfra cost comment` gates each environment with the gate's own `gate_environment` (its sum and
+    # budget file; tested in tests/aiinfra/commands/test_cost_comment.py) and exits non-zero when blocked.
     script = next(s for s in steps(load("preview.yml"), "cost") if s.get("id") == "cost")["run"]
-    assert "for environment in dev staging prod; do" in script
-    assert '.venv/bin/aiinfra gate --environment "$environment" --format markdown' in script
-    after = script.split('aiinfra gate --environment "$environment"', 1)[1]
-    assert "gate=1" in after.split("done", 1)[0]
+    assert '.venv/bin/aiinfra cost comment --base "$BASE_SHA" > comment.md' in script
+    after = script.split("aiinfra cost comment", 1)[1]
+    assert "status=$?" in after and 'echo "gate=${status}" >> "$GITHUB_OUTPUT"' in after
+    from aiinfra.commands import cost_comment
+
+    assert cost_comment.gate_environment.__module__ == "aiinfra.policyhost.environment"
 
 
 def test_preview_runs_per_environment_with_its_own_view_only_role() -> None:

@@ -111,8 +111,10 @@ def test_cost_diff_needs_no_credentials_and_gates_the_check() -> None:
     assert "id-token" not in job["permissions"]  # no cloud: it runs for forks too
     assert "if" not in job
     script = next(s for s in steps(doc, "cost") if s.get("id") == "cost")["run"]
-    assert 'aiinfra cost diff --base "$BASE_SHA" --stack "$stack" --format markdown' in script
-    assert '--policy-pack-config "policies/budgets/${environment}.json"' in script
+    # One command renders the whole comment (diff, policy verdicts per budget file, environment sums); the
+    # workflow only posts it: no markdown assembled in shell.
+    assert '.venv/bin/aiinfra cost comment --base "$BASE_SHA" > comment.md' in script
+    assert "sed " not in script and "echo \"#" not in script
     assert next(s for s in steps(doc, "cost") if s.get("id") == "cost")["env"]["BASE_SHA"] == \
         "${{ github.event.pull_request.base.sha }}"
     comment = step_using(doc, "cost", "actions/github-script")
