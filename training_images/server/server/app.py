@@ -305,6 +305,9 @@ async def infer(request: web.Request) -> web.Response:
 
 
 async def _read_body(request: web.Request, state: State) -> bytes:
+    length = request.content_length
+    if length is not None and request.content.total_bytes >= length:
+        return await request.read()  # already received with the headers (small bodies): no timer needed
     try:
         async with asyncio.timeout(state.settings.body_timeout_s):
             return await request.read()
