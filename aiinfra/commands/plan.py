@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from aiinfra.apicheck import ApiCheckError, check_plan
 from aiinfra.commands.common import PlanError, ProjectError, fail, fail_json, plan_stack, resolve_root, text_file
 from aiinfra.commands.progress import Progress
 from aiinfra.costs.gate import GateError, gate_plan, render_markdown
@@ -49,9 +50,12 @@ def run(args: argparse.Namespace) -> int:
         with Progress.to_stderr(json_mode) as progress:
             progress.step(f"planning stack {args.stack!r} (the program under the mock engine)")
             plan = plan_stack(root, args.stack, args.overrides)
+            # A value AWS or Google would refuse is exit 2, as `pulumi up` would fail on it.
+            progress.step("checking inputs against the clouds' API models (botocore, Google discovery)")
+            check_plan(plan)
             progress.step("pricing" if args.no_policy else "pricing and running the policy pack")
             gate = gate_plan(plan, root, args.policy_pack_config, run_policies=not args.no_policy)
-    except (ProjectError, PlanError, GateError, PolicyPackError) as exc:
+    except (ProjectError, PlanError, ApiCheckError, GateError, PolicyPackError) as exc:
         return fail_json(exc, head) if json_mode else fail(exc)
     except (OSError, UnicodeDecodeError) as exc:  # the budget file changed under us, or cannot be read
         where = args.policy_pack_config or "the policy pack config"
