@@ -156,7 +156,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
         transformed = self._transform(request, inputs)
         if transformed is not inputs:
-            request = _with_object(request, transformed)
+            request = _with_object(request, inputs, transformed)
             inputs = transformed
         response = super().RegisterResource(request)
         urn = response.urn
@@ -205,11 +205,15 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         return props
 
 
-def _with_object(request: Any, props: dict[str, Any]) -> Any:
+def _with_object(request: Any, before: dict[str, Any], after: dict[str, Any]) -> Any:
+    """The request with its inputs as a transform left them: only the keys it changed are re-serialized."""
     new = resource_pb2.RegisterResourceRequest()
     new.CopyFrom(request)
-    new.object.Clear()
-    new.object.update(_sync_await(rpc.serialize_properties(props, {})))
+    for key in before.keys() - after.keys():
+        del new.object.fields[key]
+    changed = {k: v for k, v in after.items() if k not in before or before[k] is not v}
+    if changed:
+        new.object.update(_sync_await(rpc.serialize_properties(changed, {})))
     return new
 
 
