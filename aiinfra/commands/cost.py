@@ -294,8 +294,9 @@ class Budget:
 
     environment: str
     file: str
-    monthly_limit_usd: float
-    worst_case_limit_usd: float
+    monthly_limit_usd: float | None = None
+    """None: the environment has no budget file (the report still prices it; the gate would refuse it)."""
+    worst_case_limit_usd: float | None = None
 
 
 def stack_report(name: str, plan: Any) -> StackReport:
@@ -310,7 +311,10 @@ def read_budgets(root: Path, environments: list[str]) -> dict[str, Budget]:
     """Each environment's budget file, read and checked the way the environment gate reads it."""
     out = {}
     for env in environments:
-        path = default_policy_config(root, env)
+        path = default_policy_config(root, env) if env in ENVIRONMENTS else None
+        if path is None or not path.exists():
+            out[env] = Budget(env, _rel(path, root) if path else "(none)")
+            continue
         where = _rel(path, root)
         try:
             doc = load_policy_config_file(path)
@@ -413,10 +417,10 @@ def environment_summary(stacks: list[StackReport], budget: Budget) -> dict[str, 
     expected = round(sum(s.cost.expected_monthly_usd for s in mine), 2)
     worst = round(sum(s.cost.worst_case_monthly_usd for s in mine), 2)
     limit = budget.monthly_limit_usd
-    return {"budget_file": budget.file, "monthly_limit_usd": limit,
+    return {"budget_file": budget.file if limit is not None else None, "monthly_limit_usd": limit,
             "worst_case_limit_usd": budget.worst_case_limit_usd,
             "expected_monthly_usd": expected, "worst_case_monthly_usd": worst,
-            "headroom_usd": round(limit - expected, 2),
+            "headroom_usd": round(limit - expected, 2) if limit is not None else None,
             "used_pct": round(100 * expected / limit, 1) if limit else None,
             "by_stack": {s.name: s.cost.expected_monthly_usd for s in mine},
             "by_cost_center": _sum_by(mine, "cost_center"), "by_team": _sum_by(mine, "team")}
@@ -443,6 +447,9 @@ def report_table(stacks: list[StackReport], budgets: dict[str, Budget]) -> str:
     lines.append("")
     for env, b in budgets.items():
         e = environment_summary(stacks, b)
+        if b.monthly_limit_usd is None:
+            lines.append(f"  {env:<8} total {money(e['expected_monthly_usd']):>12}, no budget file ({b.file})")
+            continue
         lines.append(f"  {env:<8} total {money(e['expected_monthly_usd']):>12} of budget "
                      f"{money(b.monthly_limit_usd):>12} ({b.file}): {_headroom_words(e['headroom_usd'])}")
     return "\n".join(lines)
@@ -522,22 +529,24 @@ def _draw(plt: Any, panels: dict[str, list[tuple[str, dict[str, float]]]], budge
             values = [r[1].get(cat, 0.0) for r in rows]
             ax.barh(y, values, left=left, color=colors[cat], height=0.62)
             left = [a + b for a, b in zip(left, values, strict=True)]
-        top = max([*left, budget.monthly_limit_usd])
+        limit = budget.monthly_limit_usd
+        top = max([*left, limit or 0.0]) or 1.0
         for yi, total in zip(y, left, strict=True):
             ax.text(total + top * 0.01, yi, money(total), va="center", ha="left", fontsize=9, fontweight="bold")
-        ax.axvline(budget.monthly_limit_usd, color="crimson", linestyle="--", linewidth=1.6)
-        ax.text(budget.monthly_limit_usd, len(rows) - 0.45, f" budget {money(budget.monthly_limit_usd)}",
-                color="crimson", fontsize=9, va="bottom", ha="right" if top > budget.monthly_limit_usd * 1.3
-                else "left")
+        if limit is not None:
+            ax.axvline(limit, color="crimson", linestyle="--", linewidth=1.6)
+            ax.text(limit, len(rows) - 0.45, f" budget {money(limit)}", color="crimson", fontsize=9, va="bottom",
+                    ha="right" if top > limit * 1.3 else "left")
         ax.set_yticks(y, [r[0] for r in rows], fontsize=9)
         ax.set_ylim(-0.6, len(rows) - 0.1)
         ax.set_xlim(0, top * 1.18)
         ax.xaxis.set_major_formatter(FuncFormatter(_usd_tick))
         ax.grid(axis="x", alpha=0.3)
         ax.set_axisbelow(True)
-        used = summary["used_pct"]
-        ax.set_title(f"{env}: {money(summary['expected_monthly_usd'])} expected of {money(budget.monthly_limit_usd)}"
-                     f" budget ({used:.0f}% used, {_headroom_words(summary['headroom_usd'])}); worst case "
+        used = f"{summary['used_pct']:.0f}% used, " if summary["used_pct"] is not None else ""
+        against = (f" of {money(limit)} budget ({used}{_headroom_words(summary['headroom_usd'])})"
+                   if limit is not None else f", no budget file ({budget.file})")
+        ax.set_title(f"{env}: {money(summary['expected_monthly_usd'])} expected{against}; worst case "
                      f"{money(summary['worst_case_monthly_usd'])}", loc="left", fontsize=10.5)
     axes[-1, 0].set_xlabel("expected USD per month (730 h; linear axis, each panel its own scale)")
     fig.suptitle(f"Monthly cost per environment vs budget (list prices as of {prices_as_of()})", x=0.01, ha="left",

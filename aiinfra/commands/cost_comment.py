@@ -122,7 +122,9 @@ def _short(root: Path, ref: str) -> str:
 def collect(root: Path, base_ref: str) -> Comment:
     """Plan, price and gate every stack at both sides, then every environment's sum."""
     rows = stack_rows(root)  # the stacks CI's matrix lists: a bad environment or cloud is an error here too
-    stacks = [StackChange(r.stack, r.environment) for r in rows]
+    order = {env: i for i, env in enumerate(ENVIRONMENTS)}
+    stacks = [StackChange(r.stack, r.environment)
+              for r in sorted(rows, key=lambda r: (order.get(r.environment, len(order)), r.stack))]
     with Progress.to_stderr() as progress, base_tree(root, base_ref, progress) as base_root:
         label = _short(root, base_ref)
         base_names = set(stack_names(base_root)) if (base_root / "Pulumi.yaml").is_file() else set()

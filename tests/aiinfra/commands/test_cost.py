@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aiinfra.cli import main
-from aiinfra.commands.cost import Budget, StackReport, chart_rows, diff_costs, write_chart
+from aiinfra.commands.cost import Budget, StackReport, chart_rows, diff_costs, read_budgets, report_table, write_chart
 from aiinfra.costs import CostResource, estimate_stack
 from aiinfra.costs.model import Category, CostLine, StackCost, Status
 
@@ -135,3 +135,12 @@ def test_report_without_matplotlib_writes_csv_and_json_and_says_why(
     stacks = [StackReport("a", "dev", "aws", "t", "cc", StackCost("us-east-1", [line]))]
     note = write_chart(stacks, {"dev": Budget("dev", "policies/budgets/dev.json", 10.0, 20.0)}, tmp_path / "c.png")
     assert note is not None and "matplotlib is not installed" in note and not (tmp_path / "c.png").exists()
+
+
+def test_an_environment_without_a_budget_file_is_reported_without_a_line(tmp_path: Path) -> None:
+    line = CostLine("urn:a", "aws:ec2/eip:Eip", "a", Status.PRICED, Category.NETWORK, monthly_usd=12.0)
+    stacks = [StackReport("a", "dev", "aws", "t", "cc", StackCost("us-east-1", [line]))]
+    budgets = read_budgets(tmp_path, ["dev"])  # no policies/budgets/dev.json there
+    assert budgets["dev"].monthly_limit_usd is None
+    assert "dev      total       $12.00, no budget file (policies/budgets/dev.json)" in report_table(stacks, budgets)
+    assert write_chart(stacks, budgets, tmp_path / "c.png") is None and (tmp_path / "c.png").stat().st_size > 5000
