@@ -213,3 +213,17 @@ def test_kernel_layers_reproduce_the_checkpoint(llm_dir: Path, report: dict[str,
     kernel_loss, _ = perplexity(model, ids, 64, 8)
     reference_loss, _ = perplexity(reference, ids, 64, 8)
     assert abs(kernel_loss - reference_loss) < 0.02 * reference_loss
+
+
+def test_cli_refuses_bad_llm_arguments_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from compressor.__main__ import main
+
+    base = ["--hf-model", str(tmp_path), "--output-dir", str(tmp_path / "o")]
+    assert main([*base, "--eval-text", "v.txt", "--schemes", "int3"]) == 2
+    assert "schemes: 'int3' is not one of ['fp8', 'w4a16']" in capsys.readouterr().err
+    assert main([*base, "--eval-text", "v.txt", "--schemes", ","]) == 2
+    assert "schemes: empty" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(base)
+    assert exit_info.value.code == 2
+    assert "--eval-text required with --hf-model" in capsys.readouterr().err

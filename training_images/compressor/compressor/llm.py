@@ -306,6 +306,8 @@ def verify_layout(path: Path, scheme: str) -> list[str]:
 
 def run_llm(cfg: LLMConfig, progress: Progress | None = None, show_library_output: bool = False) -> dict[str, Any]:
     """Quantize ``cfg.model_dir`` with each scheme, verify, reload, measure; writes and returns the report."""
+    if not cfg.schemes:
+        raise CompressError(f"schemes: empty; choose from {sorted(SCHEMES)}")
     for scheme in cfg.schemes:
         if scheme not in SCHEMES:
             raise CompressError(f"schemes: {scheme!r} is not one of {sorted(SCHEMES)}")
@@ -431,7 +433,7 @@ def _report(
         },
         "measurement": {
             "device": device,
-            "held_out_tokens": results and next(iter(results.values())).extra["tokens_scored"],
+            "held_out_tokens": base.extra["tokens_scored"],
             "eval_seq_len": seq_len,
             "decode": f"greedy, batch 1, {cfg.decode_tokens} new tokens, best of {cfg.decode_rounds}",
             "libraries": {
