@@ -6,14 +6,16 @@ and checkpoint it every few steps to a local directory:
 - ``rank0_torch_save`` (the format before DCP): gather the full state dict on rank 0, ``torch.save`` the
   weights and the optimizer into memory, sha256 both, write them into a temporary directory with fsync,
   rename it into place, prune. Training waits for all of it.
-- ``dcp_async`` (``trainer.checkpoint.Checkpointer``): ``get_state_dict`` + a copy into CPU memory block the
-  loop; DCP writes the shards, each rank hashes its own files, rank 0 publishes the manifest and prunes
-  in a background thread while training continues.
+- ``dcp_async`` (``trainer.checkpoint.Checkpointer``): the save call plans the save; the copy into CPU memory
+  runs in a background thread while the next forward and backward run, and the optimizer step waits for it
+  (``wait_staged``, as ``trainer.train`` does); DCP writes the shards, the files are hashed, the manifest is
+  published and old checkpoints pruned in the background while training continues.
 
-Per checkpoint it measures *blocked* time (the training loop inside the save call, or waiting for the
-previous save) and, for honesty on a 2-core machine where the background writer competes with training
-for CPU, the *slowdown* of the steps that ran while a save was in flight against clean steps measured in
-the same run. The last line of output is one JSON object with ``blocked_ratio`` (today / DCP; target >= 10).
+Per checkpoint it measures *blocked* time (the training loop inside the save call, waiting for the
+previous save, or waiting at the optimizer step for the copy) and, for honesty on a 2-core machine where
+the background writer competes with training for CPU, the *slowdown* of the steps that ran while a save
+was in flight against clean steps measured in the same run. The last line of output is one JSON object
+with ``blocked_ratio`` (today / DCP; target >= 10).
 
     .venv/bin/python bench/checkpoint.py [--d-model 768 --n-layers 8 --checkpoints 4 --steps-between 3]
 """
@@ -88,18 +90,24 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=1e-4, fused=device.type == "cuda" or None)
         self.gen = torch.Generator(device=device).manual_seed(seed)
 
-    def step(self) -> float:
+    def step(self, before_update: Any = None) -> tuple[float, float]:
+        """One training step: (its seconds, of which waiting in ``before_update``, the checkpoint's copy gate)."""
         t0 = time.perf_counter()
+        waited = 0.0
         x = torch.randint(0, 256, (self.batch, self.spec["seq_len"] + 1), generator=self.gen, device=self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             logits = self.model(x[:, :-1])
         loss = torch.nn.functional.cross_entropy(logits.float().reshape(-1, 256), x[:, 1:].reshape(-1))
         loss.backward()
+        if before_update is not None:
+            g0 = time.perf_counter()
+            before_update()  # as trainer.train does: the optimizer step waits for a checkpoint's copy
+            waited = time.perf_counter() - g0
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        return time.perf_counter() - t0
+        return time.perf_counter() - t0, waited
 
 
 def run(path: str, spec: dict[str, Any], args: argparse.Namespace, root: Path) -> dict[str, Any]:
@@ -108,15 +116,22 @@ def run(path: str, spec: dict[str, Any], args: argparse.Namespace, root: Path) -
     tr = Trainer(spec, args.batch_size, device)
     for _ in range(2):  # warm-up (allocator, first AdamW step creates its state)
         tr.step()
-    clean = [tr.step() for _ in range(args.steps_between)]
+    clean = [tr.step()[0] for _ in range(args.steps_between)]
     # keep=1 on both paths: a new checkpoint, then the old one pruned (a 1B-class GPU run writes ~14 GB each).
     ckpt = checkpoint.Checkpointer(str(root), keep=1, rank=0, device=device) if path == "dcp_async" else None
-    blocked, waited, during, written = [], [], [], []
+    blocked: list[float] = []
+    waited: list[float] = []
+    during: list[float] = []
+    written: list[float] = []
     step = 0
-    for _ in range(args.checkpoints):
+    gate = ckpt.wait_staged if ckpt is not None else None
+    for i in range(args.checkpoints):
         for _ in range(args.steps_between):
-            during.append(tr.step())
+            seconds, copy_wait = tr.step(gate)
+            during.append(seconds)
             step += 1
+            if i > 0:
+                blocked[-1] += copy_wait  # the copy of the previous checkpoint held up this step
         t0 = time.perf_counter()
         if ckpt is None:
             save_rank0_torch_save(root, step, tr.model, tr.optimizer, keep=1)
@@ -129,6 +144,9 @@ def run(path: str, spec: dict[str, Any], args: argparse.Namespace, root: Path) -
                 written.append(previous.total_s)
             ckpt.save(step, tr.model, tr.optimizer, {"model_spec": spec})
         blocked.append(time.perf_counter() - t0)
+    seconds, copy_wait = tr.step(gate)  # one more step: the last checkpoint's copy may hold it up too
+    during.append(seconds)
+    blocked[-1] += copy_wait
     t0 = time.perf_counter()
     if ckpt is not None:
         last = ckpt.close()  # the last save's completion (background) is not counted as blocked

@@ -1,8 +1,11 @@
 """Sharded, asynchronous checkpoints on torch.distributed.checkpoint (DCP), on a shared file system or a bucket.
 
 Save (collective, every rank): ``get_state_dict`` gives each rank its own view (FSDP: its shards; DDP:
-the replicated weights, which DCP writes once, spread over the ranks), ``dcp.async_save`` copies it to
-CPU memory (the only part training waits for) and writes it in a background thread. Then, still in the
+the replicated weights, which DCP writes once, spread over the ranks); ``dcp.async_save`` copies it to
+CPU memory in a background thread (pinned buffers and a side stream on CUDA, reused across saves) and then
+writes it. Training goes on meanwhile: the next forward and backward only read the weights, so the loop
+waits for the copy only in :meth:`Checkpointer.wait_staged`, called before the optimizer step (or before
+the forward, for models whose forward updates state, e.g. BatchNorm statistics). Then, still in the
 background, each rank hashes its own files, uploads them when the root is a bucket (``blobstore.storage``:
 multipart / resumable, streamed) and reads the stored copies back to check them; rank 0 gathers the
 hashes, publishes the manifest and only then prunes older checkpoints. One save is in flight at a time:
@@ -43,6 +46,7 @@ from torch import nn
 from torch.distributed.checkpoint.api import CheckpointException
 from torch.distributed.checkpoint.staging import DefaultStager, StagingOptions
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict_saver import AsyncSaveResponse
 
 __all__ = ["CheckpointError", "CheckpointInfo", "Checkpointer", "SaveResult", "latest", "list_complete",
            "load_model_state"]
@@ -65,7 +69,7 @@ class SaveResult:
     step: int
     location: str
     blocked_s: float
-    """Time the training loop waited: state dict + copy to CPU memory."""
+    """Time the save call blocked the training loop (the wait for the copy is :meth:`Checkpointer.wait_staged`)."""
     total_s: float
     """From the call until the checkpoint was published (and older ones pruned)."""
     pruned: tuple[str, ...] = ()
@@ -89,14 +93,18 @@ class Checkpointer:
         # Pinned host buffers on CUDA (kept across saves) make the device-to-host copy the whole stall.
         cuda = device.type == "cuda"
         self._stager = DefaultStager(StagingOptions(use_pinned_memory=cuda, use_shared_memory=False,
-                                                    use_async_staging=False, use_non_blocking_copy=False))
+                                                    use_async_staging=True, use_non_blocking_copy=cuda))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending: Future[SaveResult | None] | None = None
+        self._staging: Future[None] | None = None
 
     # --- save ---------------------------------------------------------------------------------------------
 
     def save(self, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, metadata: dict[str, Any]) -> float:
-        """Start saving ``step``; returns the seconds training was blocked. Collective."""
+        """Start saving ``step``; returns the seconds this call blocked. Collective.
+
+        Until :meth:`wait_staged` returns, nothing may change the model's or the optimizer's state.
+        """
         self.wait()
         t0 = time.perf_counter()
         model_sd, optim_sd = get_state_dict(model, optimizer)
@@ -106,15 +114,33 @@ class Checkpointer:
         local_dir = (Path(self.base.key) / name if self.base.is_local
                      else self.staging / f"ckpt-{self.run_id}" / name / f"rank{self.rank}")
         writer = dcp.FileSystemWriter(str(local_dir), single_file_per_rank=True, sync_files=True)
-        future = dcp.async_save({"model": model_sd, "optim": optim_sd}, storage_writer=writer,
-                                process_group=self.pg, async_stager=self._stager, no_dist=self.pg is None)
+        response = dcp.async_save({"model": model_sd, "optim": optim_sd}, storage_writer=writer,
+                                  process_group=self.pg, async_stager=self._stager, no_dist=self.pg is None)
+        if isinstance(response, AsyncSaveResponse):  # async staging: the copy runs in the stager's thread
+            self._staging, future = response.staging_completion, response.upload_completion
+        else:
+            future = response
         blocked = time.perf_counter() - t0
         FAULT_HOOK("staged")
         self._pending = self._executor.submit(self._finish, future, step, name, local_dir, metadata, t0, blocked)
         return blocked
 
+    def wait_staged(self) -> float | None:
+        """Block until the state being saved is copied (so it may change again): the seconds waited, None if
+        no copy was pending."""
+        staging, self._staging = self._staging, None
+        if staging is None:
+            return None
+        t0 = time.perf_counter()
+        try:
+            staging.result()
+        except CheckpointException as exc:
+            raise unwrap(exc, "staging a checkpoint") from None
+        return time.perf_counter() - t0
+
     def wait(self) -> SaveResult | None:
         """Block until the save in flight (if any) is published; re-raises its error."""
+        self.wait_staged()
         pending, self._pending = self._pending, None
         return pending.result() if pending is not None else None
 

@@ -374,13 +374,25 @@ def _train(
                 "checkpoint",
                 step=result.step,
                 path=result.location,
-                blocked_seconds=round(result.blocked_s, 4),
                 seconds=round(result.total_s, 3),
                 pruned=len(result.pruned),
             )
 
+    # Set by save_checkpoint; the copy into CPU memory then runs while training goes on, until gate().
+    staging: dict[str, Any] = {}
+    # A forward that updates state (BatchNorm running statistics) must wait for the copy too.
+    gate_forward = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+    def gate() -> None:
+        """Before state changes (optimizer step): wait for a checkpoint's copy still in progress."""
+        waited = ckpt.wait_staged()
+        if waited is not None and staging:
+            log.log("checkpoint_staged", step=staging["step"], blocked_seconds=round(staging["blocked"] + waited, 4),
+                    waited_for_copy_seconds=round(waited, 4))
+            staging.clear()
+
     def save_checkpoint(at_step: int, wait: bool) -> None:
-        """Collective: every rank stages its shards, then writes them in the background."""
+        """Collective: every rank copies its shards to CPU memory and writes them in the background."""
         log_saved(ckpt.wait())  # the previous save is published before the next starts
         blocked = ckpt.save(
             at_step,
@@ -395,11 +407,12 @@ def _train(
                 "steps_since_last": at_step - last_saved,
             },
         )
-        log.log("checkpoint_started", step=at_step, blocked_seconds=round(blocked, 4))
+        staging.update(step=at_step, blocked=blocked)
         if wait:
             finish_saving()
 
     def finish_saving() -> None:
+        gate()
         log_saved(ckpt.wait())
         if dist.is_initialized():
             dist.barrier()  # nobody exits (and has torchrun stop the others) while rank 0 is still publishing
@@ -412,6 +425,8 @@ def _train(
         torch.manual_seed(cfg.seed * 1_000_003 + step * 4096 + d.rank)
         x, y = task.batch(step, spec)
         x, y = x.to(d.device, non_blocking=True), y.to(d.device, non_blocking=True)
+        if gate_forward:
+            gate()
         with autocast():
             logits = model(x)
         loss = task.loss(logits, y)
@@ -419,6 +434,7 @@ def _train(
         loss.backward()
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        gate()  # the step rewrites weights and optimizer state: a checkpoint's copy of them must be done
         optimizer.step()
         step += 1
         window_steps += 1
