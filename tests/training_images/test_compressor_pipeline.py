@@ -11,6 +11,7 @@ import boto3
 import pytest
 import torch
 from compressor import model as mlp
+from compressor import progress
 from compressor.model import CompressError
 from compressor.pipeline import CompressConfig, load_checkpoint, run
 from moto import mock_aws
@@ -85,14 +86,22 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 def test_digits_pipeline_reaches_reference_result(teacher_checkpoint: Path, digits_dir: Path, tmp_path: Path) -> None:
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
     out = tmp_path / "out"
-    report = run(
-        CompressConfig(
-            checkpoint=str(teacher_checkpoint),
-            data_uri=str(digits_dir),
-            output_dir=str(out),
-            upload_uri="s3://artifacts/digits/v1",
+    bar = progress.configure(True)  # as on a terminal: each stage says when it starts
+    bar.stream = io.StringIO()
+    try:
+        report = run(
+            CompressConfig(
+                checkpoint=str(teacher_checkpoint),
+                data_uri=str(digits_dir),
+                output_dir=str(out),
+                upload_uri="s3://artifacts/digits/v1",
+            )
         )
-    )
+    finally:
+        progress.configure(False)
+    lines = bar.stream.getvalue().splitlines()
+    assert any("pruning to 0.25 of the neurons/channels" in line for line in lines)
+    assert lines[-1].endswith("measuring 6 stages: size, accuracy, latency (3 interleaved rounds)")
     summary = report["summary"]
     assert summary["size_ratio"] >= 10
     assert summary["accuracy_drop_pp"] <= 1.0

@@ -20,7 +20,7 @@ import onnxruntime as ort
 import torch
 from blobstore import storage
 
-from compressor import lm, onnx_tools
+from compressor import lm, onnx_tools, progress
 from compressor.model import CompressError
 
 if TYPE_CHECKING:
@@ -168,7 +168,10 @@ def run_lm(
         parity[name] = check_parity(model, path, x_val[:8], cfg.onnx_atol, cfg.lm_dynamic_seq)
         return LMStage(name, description, path, lm.param_count(model), model, source)
 
+    say = progress.current().note
+    say(f"exporting the teacher {spec_summary(teacher)} to ONNX and checking parity")
     stages = [stage("teacher_fp32", f"trained LM {spec_summary(teacher)}", teacher)]
+    say("scoring heads and FFN neurons on training windows; pruning")
     calib, _ = lm.windows(train, seq_len, cfg.lm_calibration_windows, cfg.seed)
     pruned = lm.prune(teacher, calib, cfg.lm_head_keep_ratio, cfg.lm_ffn_keep_ratio)
     stages.append(
@@ -179,11 +182,13 @@ def run_lm(
             "teacher_fp32",
         )
     )
+    say(f"fine-tuning the pruned model ({cfg.finetune_steps} steps)")
     tuned = lm.prune(teacher, calib, cfg.lm_head_keep_ratio, cfg.lm_ffn_keep_ratio)  # fresh copy to train
     lm.fit(tuned, train, cfg.finetune_steps, cfg.lm_finetune_lr, cfg.seed, cfg.lm_batch_size)
     stages.append(stage("pruned_finetuned", f"pruned + {cfg.finetune_steps} fine-tune steps", tuned, "pruned"))
     candidates = ["pruned_finetuned"]
     if cfg.lm_student_layers > 0:
+        say(f"training a {cfg.lm_student_layers}-layer student from scratch and by distillation")
         d_s = cfg.lm_student_d_model or teacher.d_model // 2
         heads_s = max(1, d_s // teacher.head_dim)
         scratch = lm.build(d_s, cfg.lm_student_layers, heads_s, seq_len, teacher.vocab, seed=cfg.seed)
@@ -222,6 +227,7 @@ def run_lm(
         if within
         else min(candidates, key=lambda n: val_loss[n])
     )
+    say(f"selected {chosen}; dynamic int8 quantization")
     int8_path = onnx_tools.quantize_dynamic_int8(by_name[chosen].onnx_path, out / "model.onnx")
     stages.append(
         LMStage(
@@ -234,6 +240,7 @@ def run_lm(
         )
     )
 
+    say(f"measuring {len(stages)} stages: perplexity, latency ({cfg.timing_rounds} interleaved rounds)")
     sessions = {s.name: onnx_tools.session(s.onnx_path, cfg.threads) for s in stages}
     rng = np.random.default_rng(cfg.seed)
     x1 = rng.integers(0, teacher.vocab, size=(1, seq_len), dtype=np.int64)

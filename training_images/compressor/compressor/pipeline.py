@@ -26,7 +26,7 @@ from blobstore import dcp as blobstore_dcp
 from torch import nn
 
 from compressor import model as mlp
-from compressor import onnx_tools, training
+from compressor import onnx_tools, progress, training
 from compressor.model import CompressError
 
 TIMING_ROUNDS = 3  # timing is interleaved across stages and repeated; best round wins (least noise)
@@ -122,8 +122,11 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    say = progress.current().note
+    say(f"reading the checkpoint under {cfg.checkpoint}")
     manifest, state, ckpt_loc = load_checkpoint(cfg.checkpoint)
     spec = manifest["model_spec"]
+    say(f"loaded {ckpt_loc} ({spec.get('kind')}, step {manifest.get('step')})")
     if spec.get("kind") == "lm":
         from compressor.lm_pipeline import run_lm
 
@@ -142,6 +145,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
 
     teacher = mlp.from_checkpoint(spec, state)
     stages = [stage("teacher_fp32", f"trained teacher {mlp.hidden_sizes(teacher)} (step {manifest['step']})", teacher)]
+    say(f"pruning to {cfg.prune_keep_ratio:g} of the neurons/channels, then {cfg.finetune_steps} fine-tune steps")
     pruned = mlp.prune(teacher, cfg.prune_keep_ratio)
     unit = "channels" if spec["kind"] == "cnn" else "neurons"
     stages.append(stage("pruned", f"structured prune to {mlp.hidden_sizes(pruned)} {unit}, no retraining", pruned))
@@ -157,6 +161,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
     candidates = ["pruned_finetuned"]
     if cfg.student_hidden:
         hidden = list(cfg.student_hidden)
+        say(f"training a {hidden} student from scratch and by distillation ({cfg.distill_steps} steps each)")
         torch.manual_seed(cfg.seed)
         scratch = training.fit(
             mlp.build_like(teacher, hidden),
@@ -197,6 +202,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
         if within
         else max(candidates, key=lambda n: val_acc[n])
     )
+    say(f"selected {chosen}; quantizing it to int8")
     int8_path = onnx_tools.quantize_int8(by_name[chosen].onnx_path, out / "model.onnx", x_train)
     stages.append(
         Stage(
@@ -207,6 +213,7 @@ def run(cfg: CompressConfig) -> dict[str, Any]:
         )
     )
 
+    say(f"measuring {len(stages)} stages: size, accuracy, latency ({TIMING_ROUNDS} interleaved rounds)")
     sessions = {s.name: onnx_tools.session(s.onnx_path, cfg.threads) for s in stages}
     timings: dict[str, list[onnx_tools.Timing]] = {s.name: [] for s in stages}
     for _ in range(TIMING_ROUNDS):
