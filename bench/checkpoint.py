@@ -17,7 +17,8 @@ the background writer competes with training for CPU, the *slowdown* of the step
 was in flight against clean steps measured in the same run. The last line of output is one JSON object
 with ``blocked_ratio`` (today / DCP; target >= 10).
 
-    .venv/bin/python bench/checkpoint.py [--d-model 768 --n-layers 8 --checkpoints 4 --steps-between 3]
+    .venv/bin/python bench/checkpoint.py [--d-model 512 --n-layers 6 --checkpoints 4 --steps-between 6]
+    (GPU, 1.2B params: training_images/trainer/gpu_check.sh with STALL=only)
 """
 
 from __future__ import annotations
@@ -170,13 +171,14 @@ def run(path: str, spec: dict[str, Any], args: argparse.Namespace, root: Path) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--d-model", type=int, default=768)
-    p.add_argument("--n-layers", type=int, default=8)
-    p.add_argument("--n-heads", type=int, default=12)
+    # Defaults: the largest LM whose run stays near a minute on a 2-core machine (19M params, 219 MB).
+    p.add_argument("--d-model", type=int, default=512)
+    p.add_argument("--n-layers", type=int, default=6)
+    p.add_argument("--n-heads", type=int, default=8)
     p.add_argument("--seq-len", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--checkpoints", type=int, default=4)
-    p.add_argument("--steps-between", type=int, default=3)
+    p.add_argument("--steps-between", type=int, default=6)
     p.add_argument("--dir", default="", help="where checkpoints go (default: a temporary directory)")
     p.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU check (bf16 autocast, fused AdamW)")
     p.add_argument("--threads", type=int, default=1,
