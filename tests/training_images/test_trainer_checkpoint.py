@@ -166,6 +166,48 @@ def test_prune_refuses_unless_given_the_newest_published(tmp_path: Path) -> None
     assert [c.step for c in checkpoint.list_complete(str(tmp_path))] == [10, 20]
 
 
+class _Exploit:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.system, ("touch pwned",))
+
+
+def test_a_checkpoint_cannot_make_the_reader_run_code(tmp_path: Path) -> None:
+    """DCP's .metadata is a pickle: with a matching hash in the manifest it is still only unpickled from an
+    allowlist, and non-tensor entries must load with weights_only=True."""
+    import pickle
+
+    run = Run(str(tmp_path))
+    result = run.save(10)
+    ckpt_dir = Path(result.location)
+    (ckpt_dir / ".metadata").write_bytes(pickle.dumps(_Exploit()))
+    manifest = json.loads((ckpt_dir / "manifest.json").read_text())
+    manifest["files"][".metadata"] = checkpoints.digest_file(ckpt_dir / ".metadata").as_json()
+    (ckpt_dir / "manifest.json").write_text(json.dumps(manifest))
+    info = checkpoint.latest(str(tmp_path))
+    assert info is not None
+    with pytest.raises(checkpoints.CheckpointError, match=r"\.metadata: unreadable: .*posix.system.* not allowed"):
+        checkpoint.load_model_state(info)
+    assert not (Path.cwd() / "pwned").exists()
+
+
+def test_non_tensor_entries_must_be_plain_data(tmp_path: Path) -> None:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_state_dict
+
+    run = Run(str(tmp_path))
+    run.train()
+    model_sd, optim_sd = get_state_dict(run.model, run.optimizer)
+    optim_sd["param_groups"][0]["lr"] = _Exploit()  # DCP stores non-tensor leaves as pickles
+    ckpt_dir = tmp_path / "step_00000010-0badc0de"
+    dcp.save({"model": model_sd, "optim": optim_sd}, storage_writer=dcp.FileSystemWriter(str(ckpt_dir)), no_dist=True)
+    files = {p.name: checkpoints.digest_file(p) for p in ckpt_dir.iterdir()}
+    checkpoints.publish(storage.parse_uri(str(ckpt_dir)), 10, files, {})
+    other = Run(str(tmp_path), seed=1)
+    with pytest.raises(checkpoints.CheckpointError, match=r"param_groups.*lr.* is not plain data"):
+        other.ckpt.resume(other.model, other.optimizer)
+    assert not (Path.cwd() / "pwned").exists()
+
+
 def test_a_format_1_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "step_00000100").mkdir()
     (tmp_path / "step_00000100" / "manifest.json").write_text(json.dumps({"format": 1, "step": 100, "files": {}}))
