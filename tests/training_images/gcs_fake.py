@@ -4,6 +4,9 @@ It answers the requests google-cloud-storage really sends (media, multipart and 
 ranged media downloads with X-Goog-Hash, paged listing with delimiters, deletes) and what google-auth
 asks the metadata server for, records every request, and can answer the next requests with injected
 error statuses. The responses follow the JSON API reference (cloud.google.com/storage/docs/json_api).
+
+Hand-written rather than an emulator package: fake-gcs-server is a Go binary that CI cannot download, and the
+Python emulators neither play the metadata server (Workload Identity tokens) nor inject failures.
 """
 
 from __future__ import annotations

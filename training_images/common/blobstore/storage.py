@@ -2,7 +2,10 @@
 
 One module for all three images (trainer, compressor, server). The transfers themselves belong to the
 cloud SDKs; this module only parses URIs, picks the backend and turns every backend's errors into one
-:class:`StorageError` (with the HTTP status when there is one), so callers handle one exception type.
+:class:`StorageError` (with the HTTP status when there is one, and "not found" told apart from every other
+failure), so callers handle one exception type. That thin dispatch is all that is hand-written: fsspec
+(s3fs/gcsfs) would give the same dispatch but bring aiobotocore/aiohttp as a second client stack beside the
+boto3 the stacks already use, and its errors are plain OSErrors without the status.
 
 - ``s3://``: boto3 managed transfers (``boto3.s3.transfer``): objects above ``S3_TRANSFER.multipart_threshold``
   go up as parallel multipart uploads and come down as parallel ranged GETs, streamed from/to disk in
