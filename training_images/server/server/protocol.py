@@ -291,19 +291,19 @@ def predict_response_bytes(model: Model, req: InferRequest) -> int | None:
 
 def check_response_size(req: InferRequest, arrays: list[np.ndarray], limits: Limits) -> None:
     """The same bound on the real outputs (for graphs whose output shapes could not be predicted)."""
-    total = sum(
-        int(a.size) * _element_bytes(_v2_datatype(a), name in req.binary_outputs) + 128
-        for name, a in zip(req.outputs, arrays, strict=True)
-    )
+    total = 0
+    for name, a in zip(req.outputs, arrays, strict=True):
+        per = a.itemsize if name in req.binary_outputs else JSON_BYTES_PER_ELEMENT.get(_v2_datatype(a), JSON_BYTES_INT)
+        total += a.size * per + 128
     if total > limits.max_response_bytes:
         raise ProtocolError(_too_large(total, limits), 413)
 
 
+_DTYPE_TO_V2 = {np.dtype(dtype): name for name, dtype in V2_TO_NUMPY.items()}
+
+
 def _v2_datatype(array: np.ndarray) -> str:
-    for name, dtype in V2_TO_NUMPY.items():
-        if array.dtype == dtype:
-            return name
-    return "BYTES"
+    return _DTYPE_TO_V2.get(array.dtype, "BYTES")
 
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
