@@ -152,7 +152,11 @@ class PlanMocks(pulumi.runtime.Mocks):
             out.update(arn=f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{host}")
             rid = out["arn"]
         elif token == "aws:eks/nodeGroup:NodeGroup":
-            rid = f"{out.get('clusterName', 'cluster')}:{out.get('nodeGroupName') or _autoname(name)}"
+            group = out.get('nodeGroupName') or _autoname(name)
+            rid = f"{out.get('clusterName', 'cluster')}:{group}"
+            # EKS names the node group's auto scaling group eks-<node group>-<uuid>.
+            out.update(nodeGroupName=group, resources=[{"autoscalingGroups": [
+                {"name": f"eks-{group}-{_hex(name + 'asg', 8)}-{_hex(name + 'asg2', 4)}"}]}])
         elif token == "aws:ecr/repository:Repository":
             rid = out.get("name") or _autoname(name)
             out.update(name=rid, registryId=ACCOUNT_ID,

@@ -12,6 +12,7 @@ import pulumi
 import pulumi_aws as aws
 
 from aiinfra.catalog import aws_instance_type
+from aiinfra.catalog.rules.aws import efa_device_index
 from components.common import Purchase
 from components.compute.config import AmiFamily, GpuGroupSpec
 
@@ -55,6 +56,18 @@ def user_data(efs_dns: str | None, lustre_dns: str | None, lustre_mount: str | N
         ]
     if lustre_dns and lustre_mount:
         lines += [
+            # The DLAMI may lack the Lustre client for its running kernel: install it from the FSx
+            # client repository when the module is missing (AWS FSx user guide, "Installing the
+            # Lustre client", Ubuntu 22.04).
+            "if ! modinfo lustre >/dev/null 2>&1; then",
+            "  wget -qO - https://fsx-lustre-client-repo-public-keys.s3.amazonaws.com/fsx-ubuntu-public-key.asc"
+            " | gpg --dearmor > /usr/share/keyrings/fsx-ubuntu-public-key.gpg",
+            "  echo \"deb [signed-by=/usr/share/keyrings/fsx-ubuntu-public-key.gpg] "
+            "https://fsx-lustre-client-repo.s3.amazonaws.com/ubuntu jammy main\""
+            " > /etc/apt/sources.list.d/fsxlustreclientrepo.list",
+            "  apt-get update -q",
+            "  DEBIAN_FRONTEND=noninteractive apt-get install -y -q lustre-client-modules-$(uname -r)",
+            "fi",
             "mkdir -p /mnt/lustre",
             f"echo '{lustre_dns}@tcp:/{lustre_mount} /mnt/lustre lustre defaults,noatime,flock,_netdev 0 0'"
             " >> /etc/fstab",
@@ -106,16 +119,17 @@ class AwsGpuGroup(pulumi.ComponentResource):
 
         efa_count = efa_interface_count(g)
         interfaces: list[aws.ec2.LaunchTemplateNetworkInterfaceArgsDict]
+        # No associatePublicIpAddress: EC2 refuses it with several interfaces, and the subnets
+        # assign no public IPs anyway (rules.aws.multi_nic_public_ip).
         if efa_count:
             interfaces = [
-                {"device_index": 0 if i == 0 else 1, "network_card_index": i, "interface_type": "efa",
-                 "security_groups": args.security_group_ids, "associate_public_ip_address": "false",
-                 "delete_on_termination": "true"}
+                {"device_index": efa_device_index(i), "network_card_index": i, "interface_type": "efa",
+                 "security_groups": args.security_group_ids, "delete_on_termination": "true"}
                 for i in range(efa_count)
             ]
         else:
             interfaces = [{"device_index": 0, "security_groups": args.security_group_ids,
-                           "associate_public_ip_address": "false", "delete_on_termination": "true"}]
+                           "delete_on_termination": "true"}]
 
         script = pulumi.Output.all(
             pulumi.Output.from_input(args.efs_dns_name), pulumi.Output.from_input(args.lustre_dns_name),
@@ -154,8 +168,12 @@ class AwsGpuGroup(pulumi.ComponentResource):
         )
 
         placement_group = None
+        subnets: pulumi.Input[list[str]] = args.subnet_ids
         if uses_placement_group(g, args.cluster_placement):
             placement_group = aws.ec2.PlacementGroup(f"{name}-pg", strategy="cluster", opts=child)
+            # A cluster placement group is single-AZ (rules.aws.cluster_placement_group_azs): the
+            # group launches into the first subnet only.
+            subnets = pulumi.Output.from_input(args.subnet_ids).apply(lambda ids: ids[:1])
 
         # Reserved capacity is one type, on demand: a plain launch template. Otherwise a
         # mixed instances policy carries the alternatives and the spot share.
@@ -184,11 +202,14 @@ class AwsGpuGroup(pulumi.ComponentResource):
             min_size=g.min_size,
             max_size=g.max_size,
             desired_capacity=g.desired_capacity,
-            vpc_zone_identifiers=args.subnet_ids,
+            vpc_zone_identifiers=subnets,
             placement_group=placement_group.id if placement_group else None,
             capacity_rebalance=has_spot,
             health_check_type="EC2",
             health_check_grace_period=600,
+            # Do not hold `pulumi up` for GPU capacity: an InsufficientInstanceCapacity or quota
+            # shortfall would fail the deploy after 10 minutes; the group keeps trying on its own.
+            wait_for_capacity_timeout="0",
             tags=[{"key": "Name", "value": name, "propagate_at_launch": True}],
             # Schedules move desired capacity at run time; `pulumi up` must not undo them.
             launch_template=lt_ref,

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiinfra.catalog import AwsInstanceType, aws_instance_type, aws_instance_types
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators, n1_machine_types
+from aiinfra.catalog.rules.gcp import cpu_autoscaler_min_replicas
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_slice
 from components.common import Environment, Purchase, parse_zone
 from components.config_reader import RESOURCE_NAME, Reader, get, hint, key_of, keys, setting, show
@@ -299,7 +300,9 @@ _GCP_RESERVATION = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 @dataclass(frozen=True)
 class GcpAutoscalingSpec:
-    min_size: int = setting("minSize", 0, lo=0, hi=1000, doc="fewest instances")
+    min_size: int = setting("minSize", 1, lo=0, hi=1000,
+                            doc="fewest instances; at least 1: a CPU autoscaler cannot scale out of an empty "
+                                "group (`rules.gcp.cpu_autoscaler_min_replicas`)")
     max_size: int = setting("maxSize", derived="max(minSize, 1)", lo=1, hi=1000, doc="most instances")
     cpu_utilization: float = setting("cpuUtilization", 0.6, lo=0.1, hi=0.95,
                                      doc="target average CPU utilization the autoscaler holds")
@@ -491,6 +494,9 @@ def _parse_autoscaling(r: Reader, group: Mapping[str, Any], path: str) -> GcpAut
     obj = r.mapping(group[key], path)
     r.known_keys(obj, keys(GcpAutoscalingSpec), path)
     lo = get(r, GcpAutoscalingSpec, "min_size", obj, path)
+    empty = cpu_autoscaler_min_replicas(lo)
+    if empty:
+        r.add(f"{path}.minSize", empty, lo)
     hi = get(r, GcpAutoscalingSpec, "max_size", obj, path, default=max(lo, 1))
     if lo > hi:
         r.add(path, f"minSize {lo} exceeds maxSize {hi}")

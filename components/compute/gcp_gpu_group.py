@@ -13,6 +13,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiinfra.catalog.gcp import gcp_machine_type
+from aiinfra.catalog.rules.gcp import regional_mig_target_shape
 from components.common import Purchase
 from components.compute.config import GcpGpuGroupSpec
 from components.network.tiers import GcpTier
@@ -179,8 +180,9 @@ class GcpGpuGroup(pulumi.ComponentResource):
                 region=args.region, base_instance_name=g.name, versions=version,
                 target_size=g.target_size, wait_for_instances=False,
                 distribution_policy_zones=zones,
-                # GPUs are scarce: let the group take whichever zones have capacity.
-                distribution_policy_target_shape="ANY",
+                # GPUs are scarce: without an autoscaler the group takes whichever zones have
+                # capacity (ANY); an autoscaled regional MIG must be EVEN (rules.gcp).
+                distribution_policy_target_shape=regional_mig_target_shape(autoscaled),
                 update_policy={"type": "OPPORTUNISTIC", "minimal_action": "REPLACE",
                                "instance_redistribution_type": "NONE", "max_surge_fixed": 0,
                                "max_unavailable_fixed": 1 if zones else _REGIONAL_ZONES,

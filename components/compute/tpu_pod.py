@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from aiinfra.catalog.rules.gcp import queued_tpu_service_account
 from aiinfra.catalog.tpu import TpuSlice, tpu_slice
 from components.compute.config import TpuPodSpec, TpuPurchase
 from components.compute.gcp_gpu_group import account_id
@@ -74,7 +75,8 @@ class TpuPod(pulumi.ComponentResource):
         if pod.queued:
             # The provider's queued-resource node spec has no service account, data disks, labels or
             # spot field (pulumi-gcp 10.x): the spec refuses spot and disks with it; the nodes run as
-            # the project's Compute Engine default account, which the project should strip of Editor.
+            # the project's Compute Engine default account (rules.gcp.queued_tpu_service_account), which
+            # gets objectUser on the bucket here so the project can strip it of Editor.
             self.service_account_email = None
             tpu = gcp.tpu.V2QueuedResourceTpuArgs(node_specs=[
                 gcp.tpu.V2QueuedResourceTpuNodeSpecArgs(
@@ -86,6 +88,12 @@ class TpuPod(pulumi.ComponentResource):
                 for i, node_id in enumerate(node_ids(pod))
             ])
             qr = gcp.tpu.V2QueuedResource(f"{name}-qr", zone=pod.zone, tpu=tpu, opts=child)
+            # The slices read datasets and write checkpoints as the default account: give it the bucket.
+            number = gcp.organizations.get_project_output(project_id=args.project,
+                                                          opts=pulumi.InvokeOutputOptions(parent=self)).number
+            gcp.storage.BucketIAMMember(f"{name}-default-sa-bucket", bucket=args.bucket_name,
+                                        role="roles/storage.objectUser",
+                                        member=number.apply(queued_tpu_service_account), opts=child)
             ids = node_ids(pod)
             self.node_names = qr.id.apply(lambda _: ids)
         else:

@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from functools import cache
 from importlib import resources
@@ -21,6 +22,7 @@ from typing import Any
 
 from aiinfra.catalog import aws_instance_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
+from aiinfra.catalog.rules.aws import eks_public_access_cidrs, eks_version_support
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
 from components.config_reader import RESOURCE_NAME, Reader, get, hint, key_of, keys, setting, settings, show
@@ -59,6 +61,12 @@ def supported_versions(cloud: str) -> tuple[str, ...]:
 def addon_image(name: str, region: str = "") -> str:
     """A pinned add-on image (device plugins) from `data/versions.json`."""
     return str(_versions()["images"][name]["image"]).format(region=region)
+
+
+def cluster_autoscaler_image(kubernetes_version: str) -> str:
+    """The Cluster Autoscaler release whose minor matches the cluster's (`data/versions.json`)."""
+    row = _versions()["images"]["cluster-autoscaler"]
+    return str(row["image"]).format(patch=row["patch_by_minor"][kubernetes_version])
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,12 @@ class KubernetesSpec:
     """Control plane version, `major.minor` (validated against `data/versions.json`)."""
     private_endpoint: bool = setting("privateEndpoint", True, doc="API server reachable only from inside the "
                                                                   "network")
+    api_access_cidrs: tuple[str, ...] = setting(
+        "apiAccessCidrs", (), type_doc="list of CIDR", default_doc="`[]` (required with `privateEndpoint: false`)",
+        doc="who may reach the API server (the deploy runner): with `privateEndpoint: false` the public "
+            "addresses of the CI egress (EKS `publicAccessCidrs`, GKE authorized networks; never 0.0.0.0/0); "
+            "with `privateEndpoint: true` the private range of an in-VPC runner (a 443 rule on the EKS cluster "
+            "security group, GKE authorized networks)")
     release_channel: ReleaseChannel = setting("releaseChannel", ReleaseChannel.REGULAR, cloud="gcp",
                                               doc="GKE release channel")
     zone: str = setting("zone", "", cloud="gcp", type_doc="zone", default_doc="required with accelerator pools",
@@ -174,6 +188,12 @@ def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool, region: st
     if version and version not in allowed:
         r.add(f"{path}.version", f"{show(version)} is not offered by {'EKS' if cloud == 'aws' else 'GKE'}; "
                                  f"expected one of {', '.join(allowed)}{hint(version, allowed)}", version, allowed)
+    if cloud == "aws" and version:
+        support = eks_version_support(version, date.today())
+        if support:
+            r.add(f"{path}.version", support, version)
+    private = get(r, KubernetesSpec, "private_endpoint", obj, path)
+    access = _parse_api_access(r, obj.get("apiAccessCidrs"), f"{path}.apiAccessCidrs", cloud, private)
     if cloud == "aws" and "releaseChannel" in obj:
         r.add(f"{path}.releaseChannel", "is GKE only; EKS upgrades follow `version`")
     channel = get(r, KubernetesSpec, "release_channel", obj, path)
@@ -225,12 +245,38 @@ def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool, region: st
     return KubernetesSpec(
         version=version,
         zone=zone,
-        private_endpoint=get(r, KubernetesSpec, "private_endpoint", obj, path),
+        private_endpoint=private,
+        api_access_cidrs=access,
         release_channel=channel,
         system_pool=system,
         gpu_pools=tuple(gpu_pools),
         tpu_pools=tuple(tpu_pools),
     )
+
+
+def _parse_api_access(r: Reader, raw: Any, path: str, cloud: str, private: bool) -> tuple[str, ...]:
+    """The networks allowed to reach the API server: public CI egress ranges for a public endpoint
+    (required: without them EKS opens it to 0.0.0.0/0), private runner ranges for a private one."""
+    cidrs: list[str] = []
+    items = r.sequence(raw, path)
+    for i, item in enumerate(items):
+        net = r.cidr(item, f"{path}[{i}]")
+        if net is None:
+            continue
+        if net.prefixlen == 0:
+            r.add(f"{path}[{i}]", f"{show(item)} opens the API server to the internet; list the deploy runner's "
+                                  "egress ranges", item)
+        elif private and not net.is_private:
+            r.add(f"{path}[{i}]", f"{show(item)} is public, but privateEndpoint is true: list the private range of "
+                                  "the in-VPC runner, or set privateEndpoint: false", item)
+        elif not private and cloud == "aws":
+            for problem in eks_public_access_cidrs([str(net)]):
+                r.add(f"{path}[{i}]", problem, item)
+        cidrs.append(str(net))
+    if not private and not items:
+        r.add(path, "is required with privateEndpoint: false (the public endpoint must name who may reach it: "
+                    "the deploy runner's egress ranges)")
+    return tuple(cidrs)
 
 
 def _sizes(r: Reader, cls: type, obj: Mapping[str, Any], path: str, min_default: int | None = None,

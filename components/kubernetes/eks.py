@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import device_plugins
+from components.kubernetes import cluster_autoscaler, device_plugins
 from components.kubernetes import manifests as pods
 from components.kubernetes.config import GPU_TAINT_KEY, GpuPoolSpec, KubernetesSpec
 from components.kubernetes.device_plugins import EFA_LABEL
@@ -110,6 +110,8 @@ class EksCluster(pulumi.ComponentResource):
                 "endpoint_private_access": True,
                 "endpoint_public_access": not spec.private_endpoint,
             },
+                # A public endpoint admits only the deploy runner's egress (omitted, EKS opens it to 0.0.0.0/0).
+                "public_access_cidrs": None if spec.private_endpoint else list(spec.api_access_cidrs),
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(LOG_TYPES),
@@ -119,6 +121,14 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attach, logs]),
         )
         issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index, union-attr]
+        if spec.private_endpoint:
+            # A runner inside the VPC (or a peered network) reaches the private endpoint only through
+            # the cluster security group, which admits nothing but itself by default.
+            for i, cidr in enumerate(spec.api_access_cidrs):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-api-runner-{i}", security_group_id=cluster.vpc_config.cluster_security_group_id,
+                    cidr_ipv4=cidr, ip_protocol="tcp", from_port=443, to_port=443,
+                    description="Kubernetes API from the in-VPC deploy runner", opts=child)
         oidc = aws.iam.OpenIdConnectProvider(f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"],
                                              opts=child)
 
@@ -167,15 +177,18 @@ class EksCluster(pulumi.ComponentResource):
         for pool in spec.gpu_pools:
             placement_group = None
             if args.cluster_placement:
+            pool_subnets: pulumi.Input[list[str]] = args.gpu_subnet_ids
                 placement_group = aws.ec2.PlacementGroup(f"{name}-{pool.name}-pg", strategy="cluster", opts=child)
             lt = self._launch_template(f"{name}-{pool.name}", pool.disk_gib, pool.efa_interfaces,
+                # A cluster placement group is single-AZ (rules.aws.cluster_placement_group_azs).
+                pool_subnets = pulumi.Output.from_input(args.gpu_subnet_ids).apply(lambda ids: ids[:1])
                                        cluster.vpc_config.cluster_security_group_id,
                                        args.efa_security_group_id, placement_group)
             gpu_groups.append(aws.eks.NodeGroup(  # type: ignore[call-overload]
                 f"{name}-{pool.name}",
                 cluster_name=cluster.name,
                 node_role_arn=node_role.arn,
-                subnet_ids=args.gpu_subnet_ids,
+                subnet_ids=pool_subnets,
                 ami_type=GPU_AMI,
                 capacity_type="SPOT" if pool.spot else "ON_DEMAND",
                 instance_types=[pool.instance_type],
@@ -191,12 +204,28 @@ class EksCluster(pulumi.ComponentResource):
                                             ignore_changes=["scalingConfig.desiredSize"]),
             ))
 
+            # What a node of this pool offers, for scale-up while the group is empty.
+            asg_name = gpu_groups[-1].resources.apply(
+                lambda r: r[0].autoscaling_groups[0].name)  # type: ignore[index, union-attr]
+            for i, (tag_key, tag_value) in enumerate(sorted(
+                    cluster_autoscaler.node_template_tags(pool, gpu_node_labels(pool)).items())):
+                aws.autoscaling.Tag(f"{name}-{pool.name}-template-{i}", autoscaling_group_name=asg_name,
+                                    tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False},
+                                    opts=child)
         # CoreDNS needs nodes to run on.
         aws.eks.Addon(f"{name}-coredns", cluster_name=cluster.name, addon_name="coredns",
                       resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                       opts=pulumi.ResourceOptions(parent=self, depends_on=[system_group]))
         addons_ready: list[pulumi.Resource] = [system_group]
         if args.efs_file_system_id is not None:
+        # HPAs read CPU from the metrics API, which EKS does not serve without metrics-server.
+        addons_ready.append(aws.eks.Addon(
+            f"{name}-metrics-server", cluster_name=cluster.name, addon_name="metrics-server",
+            resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[system_group])))
+        autoscaler_role = self._irsa_role(f"{name}-autoscaler", oidc, issuer, cluster_autoscaler.NAMESPACE,
+                                          cluster_autoscaler.NAME, None,
+                                          inline=cluster_autoscaler.iam_policy(name))
             efs_role = self._irsa_role(f"{name}-efs-csi", oidc, issuer, "kube-system", "efs-csi-controller-sa",
                                        f"{_MANAGED}service-role/AmazonEFSCSIDriverPolicy")
             addons_ready.append(aws.eks.Addon(
@@ -220,6 +249,9 @@ class EksCluster(pulumi.ComponentResource):
             plugin = manifest["metadata"]["name"]
             pods.register(f"{name}-{plugin}", [manifest, device_plugins.deny_ingress(plugin)], on_cluster)
 
+        # Something must move the node groups between minSize and maxSize: the Cluster Autoscaler.
+        pods.register(f"{name}-{cluster_autoscaler.NAME}", cluster_autoscaler.manifests(
+            name, spec.version, args.region, autoscaler_role.arn, node_labels(None)), on_cluster)
         self.storage_class = None
         if args.efs_file_system_id is not None:
             pods.register(name, [efs_storage_class(args.efs_file_system_id, args.protect)], on_cluster)
@@ -234,12 +266,16 @@ class EksCluster(pulumi.ComponentResource):
                                "oidc_provider_arn": self.oidc_provider_arn})
 
     def _irsa_role(self, name: str, oidc: aws.iam.OpenIdConnectProvider, issuer: pulumi.Output[str],
-                   namespace: str, service_account: str, policy_arn: str) -> aws.iam.Role:
+                   namespace: str, service_account: str, policy_arn: str | None,
+                   inline: pulumi.Input[str] | None = None) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
         trust = pulumi.Output.all(oidc.arn, issuer).apply(
             lambda v: irsa_trust_policy(v[0], v[1], namespace, service_account))
         role = aws.iam.Role(f"{name}-irsa", assume_role_policy=trust, opts=child)
-        aws.iam.RolePolicyAttachment(f"{name}-irsa", role=role.name, policy_arn=policy_arn, opts=child)
+        if policy_arn is not None:
+            aws.iam.RolePolicyAttachment(f"{name}-irsa", role=role.name, policy_arn=policy_arn, opts=child)
+        if inline is not None:
+            aws.iam.RolePolicy(f"{name}-irsa", role=role.id, policy=inline, opts=child)
         return role
 
     def _launch_template(self, name: str, disk_gib: int, efa_interfaces: int,

@@ -14,6 +14,7 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
+from aiinfra.catalog.rules.gcp import gke_node_service_account_roles
 from components.kubernetes.config import GPU_TAINT_KEY, TPU_TAINT_KEY, GpuPoolSpec, KubernetesSpec, TpuPoolSpec
 from components.kubernetes.placement import node_labels
 
@@ -115,11 +116,10 @@ class GkeCluster(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.workload_pool = f"{args.project}.svc.id.goog"
 
-        # Nodes run as a dedicated account that may only write logs/metrics and pull images.
+        # Nodes run as a dedicated account with GKE's node role (logs, metrics, metadata) that may pull images.
         nodes_sa = gcp.serviceaccount.Account(f"{name}-nodes", account_id=f"{name[:20]}-nodes".strip("-"),
                                               display_name=f"{name} GKE nodes", project=args.project, opts=child)
-        for role in ("roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/monitoring.viewer",
-                     "roles/artifactregistry.reader"):
+        for role in (*gke_node_service_account_roles(), "roles/artifactregistry.reader"):
             gcp.projects.IAMMember(f"{name}-nodes-{role.split('/')[1].replace('.', '-').lower()}",
                                    project=args.project, role=role, member=nodes_sa.member, opts=child)
 
@@ -141,7 +141,11 @@ class GkeCluster(pulumi.ComponentResource):
             private_cluster_config={"enable_private_nodes": True,
                                     "enable_private_endpoint": spec.private_endpoint,
                                     "master_ipv4_cidr_block": args.master_cidr},
-            master_authorized_networks_config={"cidr_blocks": []},
+            # Only the deploy runner reaches the API server: its egress on a public endpoint, its
+            # private range on a private one (kubernetes.apiAccessCidrs).
+            master_authorized_networks_config={"cidr_blocks": [
+                {"cidr_block": c, "display_name": f"deploy-runner-{i}"} for i, c in enumerate(spec.api_access_cidrs)],
+                "gcp_public_cidrs_access_enabled": False},
             workload_identity_config={"workload_pool": self.workload_pool},
             datapath_provider="ADVANCED_DATAPATH",
             addons_config={

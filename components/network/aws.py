@@ -24,6 +24,10 @@ class AwsNetworkArgs:
     flow_logs: bool = False
     """Send VPC flow logs to CloudWatch Logs (default off)."""
     flow_log_retention_days: int = 30
+    retain_for_data: bool = False
+    """Prod with retained data stores: the VPC and the subnet FSx for Lustre lives in are kept on
+    `pulumi destroy` (retain_on_delete), so the destroy completes while the file system's network
+    interfaces still use them (README, "Teardown")."""
 
 
 class AwsNetwork(pulumi.ComponentResource):
@@ -47,8 +51,9 @@ class AwsNetwork(pulumi.ComponentResource):
         azs = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
         az_names = [azs.names[i] for i in range(args.az_count)]
 
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_for_data)
         vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=args.cidr, enable_dns_hostnames=True,
-                          enable_dns_support=True, tags={"Name": f"{name}-vpc"}, opts=child)
+                          enable_dns_support=True, tags={"Name": f"{name}-vpc"}, opts=kept)
         # The default security group of a new VPC allows all traffic between members;
         # adopting it with no rules empties it so nothing relies on it by accident.
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, opts=child)
@@ -82,7 +87,8 @@ class AwsNetwork(pulumi.ComponentResource):
             subnet = aws.ec2.Subnet(f"{name}-private-{i}", vpc_id=vpc.id, cidr_block=cidr,
                                     availability_zone=az_names[i],
                                     tags={"Name": f"{name}-private-{i}", "kubernetes.io/role/internal-elb": "1"},
-                                    opts=child)
+                                    # Without a GPU subnet, FSx for Lustre lives in private-0.
+                                    opts=kept if i == 0 and not row.single_az_gpu_subnet else child)
             aws.ec2.RouteTableAssociation(f"{name}-private-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=child)
             private_rts.append(rt)
             private_subnets.append(subnet)
@@ -90,7 +96,7 @@ class AwsNetwork(pulumi.ComponentResource):
         gpu_subnets = private_subnets
         if row.single_az_gpu_subnet:
             gpu_subnet = aws.ec2.Subnet(f"{name}-gpu", vpc_id=vpc.id, cidr_block=plan.gpu,
-                                        availability_zone=az_names[0], tags={"Name": f"{name}-gpu"}, opts=child)
+                                        availability_zone=az_names[0], tags={"Name": f"{name}-gpu"}, opts=kept)
             aws.ec2.RouteTableAssociation(f"{name}-gpu", subnet_id=gpu_subnet.id,
                                           route_table_id=private_rts[0].id, opts=child)
             gpu_subnets = [gpu_subnet]

@@ -59,6 +59,9 @@ class GcpNetworkArgs:
     """VPC flow logs on the subnet (sampled at 50 %, 10-minute aggregation)."""
     peered_cidrs: tuple[str, ...] = ()
     """Networks that may reach the VMs (on-prem, other VPCs): firewall sources besides the VPC."""
+    retain_for_data: bool = False
+    """Prod with a retained Filestore: the VPC is kept on `pulumi destroy` (retain_on_delete); the
+    instance's peering into it would block the network's deletion (README, "Teardown")."""
 
 
 class GcpNetwork(pulumi.ComponentResource):
@@ -89,7 +92,7 @@ class GcpNetwork(pulumi.ComponentResource):
             routing_mode="REGIONAL",
             mtu=row.mtu,
             description=f"ai-infra VPC, tier {args.tier.value}",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_for_data),
         )
         subnet = gcp.compute.Subnetwork(
             f"{name}-subnet",

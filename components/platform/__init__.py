@@ -18,7 +18,7 @@ from components.budgets import CostBudget, CostBudgetArgs
 from components.common import Cloud
 from components.images import ContainerImages, ContainerImagesArgs
 from components.platform.aws import build_aws
-from components.platform.gcp import build_gcp
+from components.platform.gcp import build_gcp, enable_services
 from components.spec import StackSpec
 
 
@@ -28,9 +28,11 @@ def build(spec: StackSpec) -> dict[str, Any]:
     _build_budget(spec)
     built: dict[str, pulumi.Output[str]] = {}
     image_exports: dict[str, Any] = {}
+    # GCP: the APIs the stack calls are enabled before anything that calls them.
+    services = enable_services(spec) if spec.cloud is not Cloud.AWS else []
     if spec.images.registry:
-        built, image_exports = _build_images(spec)
-    exports = build_aws(spec, built) if spec.cloud is Cloud.AWS else build_gcp(spec, built)
+        built, image_exports = _build_images(spec, services)
+    exports = build_aws(spec, built) if spec.cloud is Cloud.AWS else build_gcp(spec, built, services)
     exports.update(image_exports)
     return exports
 
@@ -48,7 +50,8 @@ def _build_budget(spec: StackSpec) -> None:
     CostBudget(f"{spec.prefix}-budget", CostBudgetArgs(limit, spec.environment.value, spec.cloud.value, number))
 
 
-def _build_images(spec: StackSpec) -> tuple[dict[str, pulumi.Output[str]], dict[str, Any]]:
+def _build_images(spec: StackSpec, services: list[pulumi.Resource]) -> tuple[dict[str, pulumi.Output[str]],
+                                                                              dict[str, Any]]:
     """Image repositories (and, with `images.build`, the images themselves, pushed by digest).
 
     Returns the built images by name (empty unless `images.build`), which override the
@@ -60,7 +63,7 @@ def _build_images(spec: StackSpec) -> tuple[dict[str, pulumi.Output[str]], dict[
         context_root=Path(__file__).resolve().parents[2] / "training_images",
         gcp_project=spec.gcp_project,
         protect=spec.protect_data,
-    ))
+    ), opts=pulumi.ResourceOptions(depends_on=services))
     exported: dict[str, Any] = {"imageRepositories": images.repository_urls}
     if images.refs:
         exported["images"] = images.refs

@@ -23,6 +23,7 @@ def build_aws(spec: StackSpec, built: Mapping[str, pulumi.Output[str]]) -> dict[
     net = spec.network
     network = AwsNetwork(prefix, AwsNetworkArgs(
         cidr=net.cidr, az_count=net.az_count, tier=net.tier, region=spec.region, flow_logs=net.flow_logs,
+        retain_for_data=spec.protect_data and spec.storage.fsx.enabled,
     ))
     storage = AwsStorage(prefix, AwsStorageArgs(
         vpc_id=network.vpc_id,

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pulumi
+import pulumi_gcp as gcp
 
+from aiinfra.catalog.rules.gcp import required_services
 from components.compute.gcp_gpu_group import GcpGpuGroup, GcpGpuGroupArgs
 from components.compute.tpu_pod import TpuPod, TpuPodArgs
 from components.kubernetes.gke import GkeCluster, GkeClusterArgs
@@ -20,12 +22,26 @@ from components.workloads.model_server import MODEL_MOUNT, ModelSource
 from components.workloads.training_job import SharedVolume
 
 
-def build_gcp(spec: StackSpec, built: Mapping[str, pulumi.Output[str]]) -> dict[str, Any]:
+def enable_services(spec: StackSpec) -> list[pulumi.Resource]:
+    """The project APIs the stack calls (rules.gcp.required_services), enabled by the stack.
+
+    `disable_on_destroy=False`: other stacks and people in the project use the same APIs, and
+    disabling one on destroy would break them (and the teardown of resources still using it)."""
+    apis = required_services(gke=spec.kubernetes is not None, tpu=bool(spec.tpu_pods),
+                             filestore=spec.storage.filestore.enabled, registry=bool(spec.images.registry))
+    return [gcp.projects.Service(f"{spec.prefix}-api-{api.split('.')[0]}", project=spec.gcp_project, service=api,
+                                 disable_on_destroy=False, disable_dependent_services=False)
+            for api in apis]
+
+
+def build_gcp(spec: StackSpec, built: Mapping[str, pulumi.Output[str]],
+              services: list[pulumi.Resource] | None = None) -> dict[str, Any]:
     prefix = spec.prefix
     net = spec.network
     network = GcpNetwork(prefix, GcpNetworkArgs(
         cidr=net.cidr, region=spec.region, tier=net.tier, flow_logs=net.flow_logs, peered_cidrs=net.peered_cidrs,
-    ))
+        retain_for_data=spec.protect_data and spec.storage.filestore.enabled,
+    ), opts=pulumi.ResourceOptions(depends_on=list(services or [])))
     storage = GcpStorage(prefix, GcpStorageArgs(
         region=spec.region,
         vpc_cidr=net.cidr,

@@ -122,15 +122,18 @@ class AwsStorage(pulumi.ComponentResource):
 
     def _lustre(self, name: str, args: AwsStorageArgs, bucket: aws.s3.Bucket, data: pulumi.ResourceOptions,
                 child: pulumi.ResourceOptions) -> None:
+        # A retained file system keeps its network interfaces in this group: the group and its rules
+        # are retained with it, or `pulumi destroy` fails on the dependency (README, "Teardown").
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=args.protect_data)
         sg = aws.ec2.SecurityGroup(f"{name}-lustre", vpc_id=args.vpc_id,
-                                   description="FSx for Lustre: LNET from inside the VPC only", opts=child)
+                                   description="FSx for Lustre: LNET from inside the VPC only", opts=kept)
         for lo, hi in _LUSTRE_PORTS:
             aws.vpc.SecurityGroupIngressRule(f"{name}-lustre-{lo}", security_group_id=sg.id, ip_protocol="tcp",
                                              from_port=lo, to_port=hi, cidr_ipv4=args.vpc_cidr,
-                                             description="Lustre from the VPC", opts=child)
+                                             description="Lustre from the VPC", opts=kept)
         aws.vpc.SecurityGroupEgressRule(f"{name}-lustre-out", security_group_id=sg.id, ip_protocol="tcp",
                                         from_port=988, to_port=1023, cidr_ipv4=args.vpc_cidr,
-                                        description="Lustre servers to clients in the VPC", opts=child)
+                                        description="Lustre servers to clients in the VPC", opts=kept)
         fsx = args.fsx
         persistent = fsx.deployment_type is FsxDeploymentType.PERSISTENT_2
         fs = aws.fsx.LustreFileSystem(

@@ -109,8 +109,13 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
      ["gpuGroups[0].bootDiskType: 'pd-ssd' cannot boot 'a3-ultragpu-8g'; expected one of hyperdisk-balanced"]),
     ("spot on a reservation", with_group(reservation="h100-block"),
      ["gpuGroups[0].purchase: 'spot' cannot consume a reservation; reserved capacity is on-demand only"]),
-    ("target outside the autoscaling range", with_group(targetSize=5, autoscaling={"minSize": 0, "maxSize": 2}),
-     ["gpuGroups[0].targetSize: 5 is outside autoscaling.minSize 0 .. maxSize 2"]),
+    ("target outside the autoscaling range", with_group(targetSize=5, autoscaling={"minSize": 1, "maxSize": 2}),
+     ["gpuGroups[0].targetSize: 5 is outside autoscaling.minSize 1 .. maxSize 2"]),
+    # Fidelity review row 20: a CPU autoscaler never scales an empty group out again.
+    ("cpu autoscaler from zero", with_group(targetSize=0, autoscaling={"minSize": 0, "maxSize": 2}),
+     ["gpuGroups[0].autoscaling.minSize: is 0: a CPU-utilization autoscaler has no CPU signal from an empty group "
+      "and never scales out again; use minSize >= 1, or drop autoscaling and set targetSize (0 keeps the group "
+      "empty)"]),
     ("tpu type unknown", with_tpu(acceleratorType="v5e-8"),
      ["tpuPods[0].acceleratorType: 'v5e-8' is not a TPU accelerator type; expected one of v4-N (v4), "
       "v5litepod-N (v5e), v5p-N (v5p), v6e-N (v6e); did you mean 'v5litepod-8'?"]),

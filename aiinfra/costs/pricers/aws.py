@@ -329,6 +329,7 @@ FREE_TYPES: frozenset[str] = frozenset({
     "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:autoscaling/tag:Tag",  # a tag on a node group's ASG (Cluster Autoscaler node templates)
     "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",  # flow logs cost in their log group
     "aws:ec2/vpcPeeringConnection:VpcPeeringConnection",
     "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",

@@ -45,7 +45,8 @@ def test_launch_template_requires_imdsv2_and_encrypts_the_root_volume(plan_value
     assert bdm["ebs"] == {"volumeSize": 321, "volumeType": "gp3", "encrypted": "true",
                           "deleteOnTermination": "true", "iops": 3000, "throughput": 250}
     (nic,) = lt["networkInterfaces"]
-    assert nic["associatePublicIpAddress"] == "false" and "interfaceType" not in nic
+    # No associatePublicIpAddress (fidelity review row 13): the subnets assign no public IPs.
+    assert "associatePublicIpAddress" not in nic and "interfaceType" not in nic
 
 
 def test_ami_is_resolved_from_the_public_ssm_parameter(plan_values: Callable[..., Plan]) -> None:

@@ -40,8 +40,11 @@ def test_control_plane(plan_values: Callable[..., Plan]) -> None:
 
 
 def test_public_endpoint_only_when_asked(plan_values: Callable[..., Plan]) -> None:
-    plan = plan_values(kubernetes={**CLUSTER, "privateEndpoint": False})
-    assert one(plan, "aws:eks/cluster:Cluster").inputs["vpcConfig"]["endpointPublicAccess"] is True
+    plan = plan_values(kubernetes={**CLUSTER, "privateEndpoint": False, "apiAccessCidrs": ["20.85.112.16/28"]})
+    vpc = one(plan, "aws:eks/cluster:Cluster").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    # Fidelity review row 2: public only to the deploy runner's egress, never EKS's 0.0.0.0/0 default.
+    assert vpc["publicAccessCidrs"] == ["20.85.112.16/28"]
 
 
 def test_node_groups_system_and_gpu(plan_values: Callable[..., Plan]) -> None:
@@ -69,7 +72,7 @@ def test_node_groups_system_and_gpu(plan_values: Callable[..., Plan]) -> None:
 def test_addons_with_irsa_for_cni_and_efs(plan_values: Callable[..., Plan]) -> None:
     plan = plan_values(kubernetes=CLUSTER)
     addons = {r.inputs["addonName"]: r.inputs for r in plan.by_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-efs-csi-driver"}
+    assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-efs-csi-driver", "metrics-server"}
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
     roles = {r.name: r for r in plan.by_type("aws:iam/role:Role")}
     efs_trust = json.loads(roles["ai-infra-test-eks-efs-csi-irsa"].inputs["assumeRolePolicy"])

@@ -27,10 +27,15 @@ def one(plan: Plan, token: str, suffix: str = "") -> Any:
 
 def test_private_cluster_with_workload_identity_and_csi_drivers(gcp_prod: Plan) -> None:
     c = one(gcp_prod, "gcp:container/cluster:Cluster").inputs
-    assert c["minMasterVersion"] == "1.33"
+    assert c["minMasterVersion"] == "1.35"
     assert c["releaseChannel"] == {"channel": "REGULAR"}
     assert c["privateClusterConfig"]["enablePrivateNodes"] is True
-    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is True
+    # Fidelity review row 2: the deploy runner (GitHub-hosted, static egress) reaches a public
+    # endpoint that admits only its addresses.
+    assert c["privateClusterConfig"]["enablePrivateEndpoint"] is False
+    assert c["masterAuthorizedNetworksConfig"] == {
+        "cidrBlocks": [{"cidrBlock": "20.85.112.16/28", "displayName": "deploy-runner-0"}],
+        "gcpPublicCidrsAccessEnabled": False}
     assert c["workloadIdentityConfig"] == {"workloadPool": "ai-infra-prod-7310.svc.id.goog"}
     assert c["addonsConfig"]["gcpFilestoreCsiDriverConfig"] == {"enabled": True}
     assert c["addonsConfig"]["gcsFuseCsiDriverConfig"] == {"enabled": True}

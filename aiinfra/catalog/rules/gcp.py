@@ -1,0 +1,95 @@
+"""Google Cloud API constraints the program relies on (Compute Engine MIGs, GKE, Cloud TPU, Service Usage).
+
+Each function is one rule: pure, over plain values, returning the problem as text (None when
+Google accepts the value), or the value Google requires. See `__init__.py`.
+"""
+
+from __future__ import annotations
+
+
+def regional_mig_target_shape(autoscaled: bool) -> str:
+    """A regional MIG with an autoscaler takes target distribution shape EVEN or BALANCED, never ANY.
+
+    "If you want to autoscale a regional MIG, you must set the target distribution shape to
+    BALANCED or EVEN" (Limitations). Without an autoscaler ANY lets a scarce GPU type land in
+    whichever zone has capacity; with one the group uses EVEN (generally available).
+    Source: https://cloud.google.com/compute/docs/instance-groups/regional-mig-set-target-distribution-shape
+    As of: 2026-11-30
+    Checked: plan (GCP GPU groups)
+    """
+    return "EVEN" if autoscaled else "ANY"
+
+
+def regional_mig_autoscaled_shape(shape: str, autoscaled: bool) -> str | None:
+    """An autoscaled regional MIG whose target shape is ANY is refused (see `regional_mig_target_shape`).
+
+    Source: https://cloud.google.com/compute/docs/instance-groups/regional-mig-set-target-distribution-shape
+    As of: 2026-11-30
+    Checked: plan (GCP GPU groups)
+    """
+    if autoscaled and shape not in ("EVEN", "BALANCED"):
+        return f"a regional MIG with an autoscaler needs target shape EVEN or BALANCED, not {shape}"
+    return None
+
+
+def cpu_autoscaler_min_replicas(min_replicas: int) -> str | None:
+    """A CPU-utilization autoscaler needs a VM to measure: at minSize 0 an empty group never scales out again.
+
+    The policy scales out "until the average CPU of your instances reaches the target
+    utilization"; an empty group has no instances to average (scale-from-zero needs a schedule
+    or a per-group metric, which the program does not configure).
+    Source: https://cloud.google.com/compute/docs/reference/rest/v1/autoscalers
+    As of: 2026-11-30
+    Checked: config (gpuGroups[].autoscaling.minSize)
+    """
+    if min_replicas < 1:
+        return ("is 0: a CPU-utilization autoscaler has no CPU signal from an empty group and never scales out "
+                "again; use minSize >= 1, or drop autoscaling and set targetSize (0 keeps the group empty)")
+    return None
+
+
+def queued_tpu_service_account(project_number: str) -> str:
+    """Queued TPU nodes created without a service account run as the project's Compute Engine default account.
+
+    The queued resource's node spec (pulumi-gcp `V2QueuedResourceTpuNodeSpecNode`) has no service
+    account field, and "If you don't specify a service account, ... the default Compute Engine
+    service account" is used; it is `PROJECT_NUMBER-compute@developer.gserviceaccount.com`.
+    Source: https://cloud.google.com/compute/docs/access/service-accounts#default_service_account
+    As of: 2026-11-30
+    Checked: plan (queued TPU pods get bucket access for this account)
+    """
+    return f"serviceAccount:{project_number}-compute@developer.gserviceaccount.com"
+
+
+def gke_node_service_account_roles() -> tuple[str, ...]:
+    """A custom GKE node service account needs `roles/container.defaultNodeServiceAccount`.
+
+    Source: https://cloud.google.com/kubernetes-engine/docs/how-to/service-accounts#default-gke-service-agent
+    As of: 2026-11-30
+    Checked: plan (GKE node account roles; plus `roles/artifactregistry.reader` to pull images)
+    """
+    return ("roles/container.defaultNodeServiceAccount",)
+
+
+def required_services(gke: bool, tpu: bool, filestore: bool, registry: bool) -> tuple[str, ...]:
+    """Every API a stack calls is enabled first, or the first create fails ("API has not been used in project").
+
+    Compute and IAM always (networks, VMs, service accounts), Cloud Storage (the bucket),
+    Service Networking (Filestore's private service access), Cloud Resource Manager (project
+    IAM bindings); Container (GKE), TPU, Filestore (`file`) and Artifact Registry only when the
+    stack has them. The stack enables them with `gcp.projects.Service(disable_on_destroy=False)`.
+    Source: https://cloud.google.com/service-usage/docs/enable-disable
+    As of: 2026-11-30
+    Checked: plan (the GCP platform)
+    """
+    apis = ["compute.googleapis.com", "iam.googleapis.com", "storage.googleapis.com",
+            "cloudresourcemanager.googleapis.com"]
+    if filestore:
+        apis += ["file.googleapis.com", "servicenetworking.googleapis.com"]
+    if gke:
+        apis.append("container.googleapis.com")
+    if tpu:
+        apis.append("tpu.googleapis.com")
+    if registry:
+        apis.append("artifactregistry.googleapis.com")
+    return tuple(apis)
