@@ -34,7 +34,7 @@ def test_every_guarantee_names_a_test_that_exists() -> None:
 
 
 def test_the_budget_file_example_is_the_dev_budget_file() -> None:
-    block = _section("Costs and policy gates").split("This is\n`policies/budgets/dev.json`:\n\n```json\n", 1)[1]
+    block = _section("Costs and policy gates").split("`policies/budgets/dev.json`:\n\n```json\n", 1)[1]
     shown = json.loads(block.split("```", 1)[0])
     real = json.loads((ROOT / "policies/budgets/dev.json").read_text())
     # The same policies and limits as finance's file (allowlist spellings may be updated on their own).
