@@ -3,7 +3,8 @@
 For each default stack, two fresh processes, as a user or CI runs them:
 - `aiinfra plan --stack S --no-policy --format json` (the whole command, check included), and
 - the check alone on that plan's resources, in a new interpreter, so it pays what a plan
-  pays for it: importing botocore, loading each service model and discovery excerpt once.
+  pays for it: importing botocore, loading each service model and discovery excerpt once
+  (the `aiinfra` package itself is imported before the clock starts: a plan has it already).
 A third run of the check in that same process (models cached) shows what is left when warm.
 `added` = check cold / whole command: the share of a plan's time the check costs.
 
@@ -27,8 +28,8 @@ STACKS = ("dev", "staging", "prod", "gcp-dev", "gcp-prod")
 _CHECK = """
 import json, sys, time
 from types import SimpleNamespace
+from aiinfra.apicheck import check_resources  # no model is loaded yet: botocore is imported by the check
 t0 = time.perf_counter()
-from aiinfra.apicheck import check_resources
 doc = json.load(open(sys.argv[1]))
 rs = [SimpleNamespace(type=r["type"], name=r["name"], inputs=r["inputs"], custom=r["custom"])
       for r in doc["resources"]]
@@ -51,11 +52,12 @@ def main(argv: list[str]) -> int:
             plan_json = Path(tmp) / f"{stack}.json"
             t0 = time.perf_counter()
             with plan_json.open("w") as fh:
-                rc = subprocess.run([aiinfra, "plan", "--stack", stack, "--no-policy", "--format", "json"],
-                                    cwd=ROOT, stdout=fh, stderr=subprocess.DEVNULL).returncode
+                run = subprocess.run([aiinfra, "plan", "--stack", stack, "--no-policy", "--format", "json"],
+                                     cwd=ROOT, stdout=fh, stderr=subprocess.PIPE, text=True)
             plan_s = time.perf_counter() - t0
-            if rc != 0:
-                print(f"{stack}: aiinfra plan exited {rc}; skipped")
+            if run.returncode != 0:
+                last = (run.stderr.strip().splitlines() or [""])[-1]
+                print(f"{stack}: aiinfra plan exited {run.returncode} ({last}); skipped")
                 continue
             got = json.loads(subprocess.run([sys.executable, "-c", _CHECK, str(plan_json)], cwd=ROOT, check=True,
                                             capture_output=True, text=True).stdout)
