@@ -109,9 +109,9 @@ class EksCluster(pulumi.ComponentResource):
                 "subnet_ids": args.subnet_ids,
                 "endpoint_private_access": True,
                 "endpoint_public_access": not spec.private_endpoint,
-            },
                 # A public endpoint admits only the deploy runner's egress (omitted, EKS opens it to 0.0.0.0/0).
                 "public_access_cidrs": None if spec.private_endpoint else list(spec.api_access_cidrs),
+            },
             access_config={"authentication_mode": "API", "bootstrap_cluster_creator_admin_permissions": True},
             encryption_config={"provider": {"key_arn": key.arn}, "resources": ["secrets"]},
             enabled_cluster_log_types=list(LOG_TYPES),
@@ -120,7 +120,6 @@ class EksCluster(pulumi.ComponentResource):
             deletion_protection=args.protect,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[attach, logs]),
         )
-        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index, union-attr]
         if spec.private_endpoint:
             # A runner inside the VPC (or a peered network) reaches the private endpoint only through
             # the cluster security group, which admits nothing but itself by default.
@@ -129,6 +128,7 @@ class EksCluster(pulumi.ComponentResource):
                     f"{name}-api-runner-{i}", security_group_id=cluster.vpc_config.cluster_security_group_id,
                     cidr_ipv4=cidr, ip_protocol="tcp", from_port=443, to_port=443,
                     description="Kubernetes API from the in-VPC deploy runner", opts=child)
+        issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index, union-attr]
         oidc = aws.iam.OpenIdConnectProvider(f"{name}-oidc", url=issuer, client_id_lists=["sts.amazonaws.com"],
                                              opts=child)
 
@@ -176,12 +176,12 @@ class EksCluster(pulumi.ComponentResource):
         gpu_groups = []
         for pool in spec.gpu_pools:
             placement_group = None
-            if args.cluster_placement:
             pool_subnets: pulumi.Input[list[str]] = args.gpu_subnet_ids
+            if args.cluster_placement:
                 placement_group = aws.ec2.PlacementGroup(f"{name}-{pool.name}-pg", strategy="cluster", opts=child)
-            lt = self._launch_template(f"{name}-{pool.name}", pool.disk_gib, pool.efa_interfaces,
                 # A cluster placement group is single-AZ (rules.aws.cluster_placement_group_azs).
                 pool_subnets = pulumi.Output.from_input(args.gpu_subnet_ids).apply(lambda ids: ids[:1])
+            lt = self._launch_template(f"{name}-{pool.name}", pool.disk_gib, pool.efa_interfaces,
                                        cluster.vpc_config.cluster_security_group_id,
                                        args.efa_security_group_id, placement_group)
             gpu_groups.append(aws.eks.NodeGroup(  # type: ignore[call-overload]
@@ -203,7 +203,6 @@ class EksCluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=node_deps,
                                             ignore_changes=["scalingConfig.desiredSize"]),
             ))
-
             # What a node of this pool offers, for scale-up while the group is empty.
             asg_name = gpu_groups[-1].resources.apply(
                 lambda r: r[0].autoscaling_groups[0].name)  # type: ignore[index, union-attr]
@@ -212,12 +211,12 @@ class EksCluster(pulumi.ComponentResource):
                 aws.autoscaling.Tag(f"{name}-{pool.name}-template-{i}", autoscaling_group_name=asg_name,
                                     tag={"key": tag_key, "value": tag_value, "propagate_at_launch": False},
                                     opts=child)
+
         # CoreDNS needs nodes to run on.
         aws.eks.Addon(f"{name}-coredns", cluster_name=cluster.name, addon_name="coredns",
                       resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                       opts=pulumi.ResourceOptions(parent=self, depends_on=[system_group]))
         addons_ready: list[pulumi.Resource] = [system_group]
-        if args.efs_file_system_id is not None:
         # HPAs read CPU from the metrics API, which EKS does not serve without metrics-server.
         addons_ready.append(aws.eks.Addon(
             f"{name}-metrics-server", cluster_name=cluster.name, addon_name="metrics-server",
@@ -226,6 +225,7 @@ class EksCluster(pulumi.ComponentResource):
         autoscaler_role = self._irsa_role(f"{name}-autoscaler", oidc, issuer, cluster_autoscaler.NAMESPACE,
                                           cluster_autoscaler.NAME, None,
                                           inline=cluster_autoscaler.iam_policy(name))
+        if args.efs_file_system_id is not None:
             efs_role = self._irsa_role(f"{name}-efs-csi", oidc, issuer, "kube-system", "efs-csi-controller-sa",
                                        f"{_MANAGED}service-role/AmazonEFSCSIDriverPolicy")
             addons_ready.append(aws.eks.Addon(
@@ -248,10 +248,10 @@ class EksCluster(pulumi.ComponentResource):
         for manifest in plugins:
             plugin = manifest["metadata"]["name"]
             pods.register(f"{name}-{plugin}", [manifest, device_plugins.deny_ingress(plugin)], on_cluster)
-
         # Something must move the node groups between minSize and maxSize: the Cluster Autoscaler.
         pods.register(f"{name}-{cluster_autoscaler.NAME}", cluster_autoscaler.manifests(
             name, spec.version, args.region, autoscaler_role.arn, node_labels(None)), on_cluster)
+
         self.storage_class = None
         if args.efs_file_system_id is not None:
             pods.register(name, [efs_storage_class(args.efs_file_system_id, args.protect)], on_cluster)
