@@ -25,7 +25,7 @@ import pulumi_gcp as gcp
 from components.common import Cloud
 from components.images_config import ImagesSpec
 
-IMAGE_NAMES: tuple[str, ...] = ("trainer", "compressor", "server")
+IMAGE_NAMES: tuple[str, ...] = ("trainer", "compressor", "server", "trainer_tpu")
 """The images in `training_images/`: each has `training_images/<image>/Dockerfile`."""
 
 SHARED_FOLDERS: tuple[str, ...] = ("common",)

@@ -61,7 +61,7 @@ def test_registry_repositories_are_immutable_scanned_encrypted(plan_values: Call
         assert repo.inputs["tags"]["cost-center"] == "cc-1234"  # the stack transform tags them
         assert not repo.protect  # dev
     policies = plan.by_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
-    assert len(policies) == 3
+    assert len(policies) == len(IMAGE_NAMES)
     assert json.loads(policies[0].inputs["policy"])["rules"][1]["selection"]["countNumber"] == 5
     assert plan.by_type(BUILD) == []  # CI builds unless asked
     assert plan.exports["imageRepositories"]["trainer"] == \

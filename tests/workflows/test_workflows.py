@@ -146,7 +146,7 @@ def test_images_build_each_image_dir_on_changes_with_sbom_provenance_and_sha_tag
     doc = load("images.yml")
     assert doc["on"]["push"]["paths"][0] == "training_images/**"
     matrix = doc["jobs"]["build"]["strategy"]["matrix"]["image"]
-    assert matrix == ["trainer", "compressor", "server"]
+    assert matrix == ["trainer", "compressor", "server", "trainer_tpu"]
     for folder in (ROOT / "training_images").iterdir():
         if (folder / "Dockerfile").is_file():
             assert folder.name in matrix, f"training_images/{folder.name} has a Dockerfile but no build"
