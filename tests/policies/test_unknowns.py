@@ -119,15 +119,22 @@ def test_gke_public_endpoint_needs_authorized_networks(run_pack: Run, props: dic
     assert (messages == []) if expected is None else any(expected in m for m in messages)
 
 
-def test_public_eks_endpoint_from_the_stack_file_is_blocked(plan_stack: Any) -> None:
-    """Finding 10: `kubernetes.privateEndpoint=false` on prod gave a public endpoint and 0 violations."""
+def test_public_eks_endpoint_from_the_stack_file_is_restricted_or_refused(plan_stack: Any) -> None:
+    """Finding 10: `kubernetes.privateEndpoint=false` gave an endpoint open to 0.0.0.0/0 and 0 violations."""
+    from aiinfra.offline import PlanError
     from aiinfra.policyhost.host import load_policy_config_file, pack_resources, run_policy_pack
 
-    plan = plan_stack("prod", ["kubernetes.privateEndpoint=false"])
+    # Public only to the listed networks: the rule accepts it.
+    plan = plan_stack("prod", ["kubernetes.privateEndpoint=false", 'kubernetes.apiAccessCidrs=["20.85.112.16/28"]'])
+    [cluster] = [r for r in plan.resources if r.type == "aws:eks/cluster:Cluster"]
+    assert cluster.inputs["vpcConfig"]["publicAccessCidrs"] == ["20.85.112.16/28"]
     result = run_policy_pack(ROOT / "policies", pack_resources(plan.resources), project="ai-infra", stack="prod",
                              config=plan.config,
                              policy_config=load_policy_config_file(ROOT / "policies" / "budgets" / "prod.json"))
-    assert any("EKS API endpoint is public" in m for m in mandatory(result, "no-public-control-plane"))
+    assert mandatory(result, "no-public-control-plane") == []
+    # Without the list the config edge refuses before the pack is reached.
+    with pytest.raises(PlanError, match="apiAccessCidrs"):
+        plan_stack("prod", ["kubernetes.privateEndpoint=false", "kubernetes.apiAccessCidrs=[]"])
 
 
 # ----------------------------------------------------------------------------------------
