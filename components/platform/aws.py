@@ -100,6 +100,10 @@ def _build_eks(spec: StackSpec, network: AwsNetwork, storage: AwsStorage,
         model_source=lambda server: ModelSource(
             uri=pulumi.Output.concat("s3://", storage.bucket_name, "/", server.model_path)),
         images=built,
+        # Training queue: ClusterQueue per environment, LocalQueue per team, quotas from the budget file.
+        environment=spec.environment.value, team=spec.tags["team"], region=spec.region,
+        monthly_budget_usd=spec.budget.monthly_limit_usd if spec.budget else None,
+        budget_source=spec.budget.source if spec.budget else "",
     )
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             **build_workloads(site, spec.workloads)}

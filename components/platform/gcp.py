@@ -113,6 +113,11 @@ def _build_gke(spec: StackSpec, network: GcpNetwork, storage: GcpStorage,
                                                 gcs_bucket=storage.bucket_name),
         shared_volume=lambda job: filestore_volume(storage, f"{spec.prefix}-{job.name}"),
         images=built,
+        # Training queue: ClusterQueue per environment, LocalQueue per team, quotas from the budget file.
+        environment=spec.environment.value, team=spec.tags["team"], region=spec.region,
+        bucket=storage.bucket_name,
+        monthly_budget_usd=spec.budget.monthly_limit_usd if spec.budget else None,
+        budget_source=spec.budget.source if spec.budget else "",
     )
     return {"clusterName": cluster.cluster_name, "kubeconfig": cluster.kubeconfig,
             **build_workloads(site, spec.workloads)}

@@ -2,7 +2,13 @@
 
 Pure: `parse_workloads()` reads the raw value with a `Reader` and the parsed
 `KubernetesSpec` (pools a workload names must exist there). Image references must be
-pinned: by digest, or by a tag other than `latest`.
+pinned: by digest, or by a tag other than `latest`; a bare name (`trainer-efa`) names an
+image this stack builds (`images.build`).
+
+The spec is general: a team's own image with its command, args, env (values or secret
+references), extra ports, probes, per-container resources and volumes (the shared file
+system, a GCS FUSE bucket mount, a sized `/dev/shm`). The reference images
+(training_images/) stay the defaults: with no `command` the trainer's own entry point runs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,14 @@ _IMAGE = re.compile(
     r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
 MUTABLE_TAGS = ("latest",)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_MOUNT = re.compile(r"^/[A-Za-z0-9._/-]*$")
+_BARE_IMAGE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
+"""The vLLM OpenAI-compatible server (https://hub.docker.com/r/vllm/vllm-openai, tag v0.11.0, 2025-10-02).
+Pinned by version tag; override `image` to pin a digest or another release."""
 
 
 class TrainerModel(StrEnum):
@@ -35,8 +49,62 @@ class TrainerModel(StrEnum):
     LM = "lm"
 
 
+class Launcher(StrEnum):
+    """How a training pod starts its ranks."""
+
+    TORCHRUN = "torchrun"
+    """GPU pools: torchrun with NNODES / NPROC_PER_NODE / NODE_RANK / MASTER_ADDR (NCCL over EFA where present)."""
+    JAX = "jax"
+    """TPU slices: one JAX process per host; `jax.distributed.initialize()` reads the coordinator from env."""
+    NONE = "none"
+    """Run `command`/`args` as given, with the same rendezvous env."""
+
+
+class Engine(StrEnum):
+    """What a model server runs."""
+
+    ONNX = "onnx"
+    """The project's Open Inference Protocol server (training_images/server) on a compressed `.onnx` model."""
+    VLLM = "vllm"
+    """vLLM's OpenAI-compatible server on a Hugging Face-format checkpoint (quantized or not)."""
+    CUSTOM = "custom"
+    """Any image listening on `port`."""
+
+
+class Quantization(StrEnum):
+    """vLLM `--quantization`; `auto` lets vLLM read it from the checkpoint's `quantization_config`."""
+
+    AUTO = "auto"
+    FP8 = "fp8"
+    COMPRESSED_TENSORS = "compressed-tensors"
+    AWQ = "awq"
+    GPTQ = "gptq"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str = setting("name", doc="environment variable name (`[A-Za-z_][A-Za-z0-9_]*`)")
+    value: str = setting("value", "", doc="literal value (exactly one of `value` and `secretName`)")
+    secret_name: str = setting("secretName", "", doc="Kubernetes Secret in the workload's namespace to read from")
+    secret_key: str = setting("secretKey", "", doc="key in that Secret (with `secretName`)")
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    path: str = setting("path", doc="HTTP GET path, e.g. `/health`")
+    port: int = setting("port", 0, lo=0, hi=65535, default_doc="the serving port",
+                        doc="container port to probe")
+    period_seconds: int = setting("periodSeconds", 10, lo=1, hi=300, unit="s", doc="how often")
+    failure_threshold: int = setting("failureThreshold", 3, lo=1, hi=100, doc="failures before acting")
+
+
 def check_image(r: Reader, value: str, where: str) -> None:
-    """An image must be pinned: by digest, or by an immutable version tag (never `latest`, never untagged)."""
+    """An image must be pinned: by digest, or by an immutable version tag (never `latest`, never untagged).
+
+    A bare name (`trainer-efa`, no registry, tag or digest) names an image of training_images/
+    that this stack builds and pushes by digest (`images.build`)."""
+    if _BARE_IMAGE.match(value) and value in _catalog_images():
+        return
     m = _IMAGE.match(value)
     if m is None:
         r.add(where, f"{show(value)} is not an image reference such as "
@@ -52,6 +120,16 @@ def check_image(r: Reader, value: str, where: str) -> None:
     elif tag in MUTABLE_TAGS:
         r.add(where, f"{show(value)} uses the mutable tag {tag!r}; pin it by digest ('{repo}@sha256:...') "
                      f"or an immutable version tag ('{repo}:1.0.0')")
+
+
+def _catalog_images() -> tuple[str, ...]:
+    from aiinfra.catalog.images import images
+    return tuple(sorted(images()))
+
+
+def stack_built(image: str) -> bool:
+    """True when `image` is a bare name of an image this stack builds (`images.build`)."""
+    return bool(_BARE_IMAGE.match(image)) and image in _catalog_images()
 
 
 @dataclass(frozen=True)
@@ -78,8 +156,6 @@ class TrainingJobSpec:
                                      "priced from)")
     backoff_limit: int = setting("backoffLimit", 3, lo=0, hi=100,
                                  doc="pod restarts before the Job fails; each resumes from the last checkpoint")
-    ttl_hours_after_finished: int = setting("ttlHoursAfterFinished", 24, lo=0, hi=720, unit="hours",
-                                            doc="the finished Job (and its pods' logs) is deleted after this")
     shared_storage_gib: int = setting("sharedStorageGib", 100, lo=1, hi=65536, unit="GiB",
                                       doc="checkpoint claim size on the shared file system")
     cpu: float = setting("cpu", 4.0, lo=0.5, hi=1024, unit="cores", default_doc="75% of the node (else 4)",
@@ -87,10 +163,32 @@ class TrainingJobSpec:
                              "of the pool's vCPUs when the catalog knows them")
     memory_gib: int = setting("memoryGib", 16, lo=1, hi=8192, unit="GiB", default_doc="75% of the node (else 16)",
                               doc="memory per pod; the parser fills in 75% of the pool's memory when known")
+    launcher: Launcher = setting("launcher", Launcher.TORCHRUN, default_doc="`torchrun` (GPU pool), `jax` (TPU)",
+                                 doc="how ranks start: torchrun env (NCCL over EFA where the pool has it) or "
+                                     "JAX multi-host env; `none` passes only the rendezvous env")
+    command: tuple[str, ...] = setting("command", (), type_doc="list of string", default_doc="the image's entry "
+                                       "point", doc="container command (e.g. `[torchrun]`)")
+    args: tuple[str, ...] = setting("args", (), type_doc="list of string", doc="container args")
+    env: tuple[EnvVar, ...] = setting("env", (), doc="extra environment; values from Secrets with `secretName`")
+    ports: tuple[int, ...] = setting("ports", (), type_doc="list of int", doc="extra container ports (TCP), "
+                                     "beside the rendezvous port 29500")
+    shm_gib: int = setting("shmGib", derived="memoryGib / 4, 1..64", lo=1, hi=1024, unit="GiB",
+                           doc="size of the in-memory `/dev/shm` (NCCL and data loaders stage tensors there)")
+    shared_mount: str = setting("sharedMount", "/mnt/shared", type_doc="path",
+                                doc="where the shared file system (checkpoints) is mounted")
+    bucket_mount: str = setting("bucketMount", "", type_doc="path", default_doc="— (none)",
+                                doc="GKE: mount the artifacts bucket read-only here with GCS FUSE")
+    checkpoint_path: str = setting("checkpointPath", derived="`<name>`", type_doc="path segment",
+                                   doc="checkpoint folder under `<sharedMount>/checkpoints/`; keep it when "
+                                       "renaming a job so the run resumes instead of starting at step 0")
 
     def __post_init__(self) -> None:
         if self.data_path is None:
             object.__setattr__(self, "data_path", f"datasets/{self.name}")
+        if self.shm_gib is None:
+            object.__setattr__(self, "shm_gib", max(1, min(64, self.memory_gib // 4)))
+        if self.checkpoint_path is None:
+            object.__setattr__(self, "checkpoint_path", self.name)
 
     @property
     def active_deadline_seconds(self) -> int:
@@ -100,9 +198,11 @@ class TrainingJobSpec:
 @dataclass(frozen=True)
 class ServerSpec:
     name: str = setting("name", doc="1-32 lowercase letters, digits, `-`; unique across workloads")
-    image: str = setting("image", type_doc="image", doc="pinned, as for training jobs")
-    model_path: str = setting("modelPath", type_doc="key", doc="the compressed model (`.onnx`) in the artifacts "
-                                                               "bucket")
+    image: str = setting("image", type_doc="image", default_doc="`vllm`: " + VLLM_IMAGE + "; else required",
+                         doc="pinned, as for training jobs")
+    model_path: str = setting("modelPath", type_doc="key", default_doc="required (`onnx`, `vllm`)",
+                              doc="in the artifacts bucket: the compressed `.onnx` (`onnx`), or the checkpoint "
+                                  "folder the compressor wrote (`vllm`: config.json + safetensors)")
     """Object key prefix of the compressed model in the artifacts bucket."""
     model_name: str = setting("modelName", "", default_doc="`name`",
                               doc="name served over the Open Inference Protocol (the parser fills in `name`)")
@@ -114,12 +214,47 @@ class ServerSpec:
     target_cpu_percent: int = setting("targetCpuPercent", 70, lo=10, hi=100, unit="percent",
                                       doc="autoscaler target")
     cpu: float = setting("cpu", 1.0, lo=0.1, hi=64, unit="cores", doc="CPU cores per replica (limit: twice that)")
-    memory_gib: int = setting("memoryGib", 4, lo=1, hi=512, unit="GiB", doc="memory requested and limited per "
-                                                                            "replica")
+    memory_gib: int = setting("memoryGib", 4, lo=1, hi=2048, unit="GiB", doc="memory requested and limited per "
+                                                                             "replica")
+    engine: Engine = setting("engine", Engine.ONNX, doc="`onnx`: the project's OIP server; `vllm`: OpenAI-"
+                                                         "compatible vLLM; `custom`: any image on `port`")
+    port: int = setting("port", 0, lo=1, hi=65535, default_doc="8080 (`onnx`), 8000 (`vllm`); required "
+                        "(`custom`)", doc="the serving port (Service port 80 forwards to it)")
+    accelerators_per_node: int = setting("acceleratorsPerNode", 1, lo=1, hi=16, default_doc="1 (0 on CPU)",
+                                         doc="GPUs per replica; `vllm`: `--tensor-parallel-size`")
+    quantization: Quantization = setting("quantization", Quantization.AUTO,
+                                         doc="`vllm`: `auto` reads the checkpoint's `quantization_config` "
+                                             "(what the compressor writes); else `--quantization`")
+    max_model_len: int = setting("maxModelLen", 0, lo=0, hi=1048576, default_doc="the model's",
+                                 doc="`vllm`: `--max-model-len` (caps KV cache per sequence)")
+    target_requests_waiting: int = setting("targetRequestsWaiting", 4, lo=1, hi=1000,
+                                           doc="`vllm`: KEDA adds replicas when `vllm:num_requests_waiting` per "
+                                               "replica exceeds this")
+    target_requests_running: int = setting("targetRequestsRunning", 64, lo=1, hi=10000,
+                                           doc="`vllm`: ... or when `vllm:num_requests_running` per replica "
+                                               "exceeds this")
+    prometheus_url: str = setting("prometheusUrl", "", type_doc="URL", default_doc="required (`vllm`)",
+                                  doc="`vllm`: Prometheus query endpoint KEDA reads the vLLM metrics from")
+    command: tuple[str, ...] = setting("command", (), type_doc="list of string", default_doc="the image's entry "
+                                       "point", doc="container command")
+    args: tuple[str, ...] = setting("args", (), type_doc="list of string",
+                                    default_doc="`vllm`: the serve flags", doc="container args (replace the "
+                                    "engine's defaults)")
+    env: tuple[EnvVar, ...] = setting("env", (), doc="extra environment; values from Secrets with `secretName`")
+    readiness: ProbeSpec | None = setting("readiness", None, default_doc="the engine's health path",
+                                          doc="readiness probe")
+    liveness: ProbeSpec | None = setting("liveness", None, default_doc="the engine's health path",
+                                         doc="liveness probe")
+    shm_gib: int = setting("shmGib", 0, lo=0, hi=1024, unit="GiB", default_doc="0 (none); `vllm`: 8 with "
+                           "tensor parallelism", doc="in-memory `/dev/shm` size")
 
     def __post_init__(self) -> None:
         if self.max_replicas is None:
             object.__setattr__(self, "max_replicas", max(self.min_replicas, 4))
+
+    @property
+    def serving_port(self) -> int:
+        return self.port or {Engine.ONNX: 8080, Engine.VLLM: 8000}.get(self.engine, 8080)
 
 
 @dataclass(frozen=True)
@@ -198,6 +333,17 @@ def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubernete
     if image:
         check_image(r, image, f"{where}.image")
     pool = _pool(r, obj, where, cluster, required=True)
+    launcher = Launcher.JAX if isinstance(pool, TpuPoolSpec) else Launcher.TORCHRUN
+    if image and pool is not None:
+        _check_runtime(r, image, pool, f"{where}.image")
+    bucket_mount = _mount(r, obj, "bucketMount", where, "")
+    if bucket_mount and cluster is not None and not on_gke(cluster):
+        r.add(f"{where}.bucketMount", f"{show(bucket_mount)}: bucket FUSE mounts are GCS FUSE on GKE; on EKS the "
+                                      "job reads the bucket through its IRSA role (DATA_URI)")
+    checkpoint_path = r.string(obj, "checkpointPath", where, name)
+    if "checkpointPath" in obj and checkpoint_path and not _NAME.match(checkpoint_path):
+        r.add(f"{where}.checkpointPath", f"{show(checkpoint_path)} is not allowed; use 1-32 lowercase letters, "
+                                         "digits and '-' (one folder under checkpoints/)")
     per_node_max = (pool.accelerators_per_node if isinstance(pool, GpuPoolSpec)
                     else pool.chips_per_node if isinstance(pool, TpuPoolSpec) else 16)
     per_node = get(r, TrainingJobSpec, "accelerators_per_node", obj, where, default=per_node_max)
@@ -239,33 +385,66 @@ def _parse_job(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubernete
         data_path=_object_path(r, obj, "dataPath", where, f"datasets/{name}", False),
         max_run_hours=get(r, TrainingJobSpec, "max_run_hours", obj, where),
         backoff_limit=get(r, TrainingJobSpec, "backoff_limit", obj, where),
-        ttl_hours_after_finished=get(r, TrainingJobSpec, "ttl_hours_after_finished", obj, where),
         shared_storage_gib=get(r, TrainingJobSpec, "shared_storage_gib", obj, where),
         cpu=cpu,
         memory_gib=memory,
+        launcher=get(r, TrainingJobSpec, "launcher", obj, where, default=launcher),
+        command=_strings(r, obj, "command", where),
+        args=_strings(r, obj, "args", where),
+        env=_env(r, obj, where),
+        ports=_ports(r, obj, where),
+        shm_gib=get(r, TrainingJobSpec, "shm_gib", obj, where, default=max(1, min(64, memory // 4))),
+        shared_mount=_mount(r, obj, "sharedMount", where, "/mnt/shared"),
+        bucket_mount=bucket_mount,
+        checkpoint_path=checkpoint_path,
     )
 
 
 def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: KubernetesSpec | None) -> ServerSpec:
     r.known_keys(obj, keys(ServerSpec), where)
     name = _name(r, obj, where)
-    image = r.string(obj, "image", where, required=True)
-    if image:
+    engine = get(r, ServerSpec, "engine", obj, where)
+    image = r.string(obj, "image", where, VLLM_IMAGE if engine is Engine.VLLM else None,
+                     required=engine is not Engine.VLLM)
+    if image and "image" in obj:
         check_image(r, image, f"{where}.image")
-    pool = _pool(r, obj, where, cluster, required=False)
+    pool = _pool(r, obj, where, cluster, required=engine is Engine.VLLM)
     if isinstance(pool, TpuPoolSpec):
         r.add(f"{where}.pool", f"{pool.name!r} is a TPU pool; the server runs on a GPU pool or on CPU (omit pool)")
+    per_replica = get(r, ServerSpec, "accelerators_per_node", obj, where) if isinstance(pool, GpuPoolSpec) else 0
+    if "acceleratorsPerNode" in obj and pool is None:
+        r.add(f"{where}.acceleratorsPerNode", "needs a GPU `pool`; a CPU server has no accelerators")
+    if isinstance(pool, GpuPoolSpec) and per_replica > pool.accelerators_per_node:
+        r.add(f"{where}.acceleratorsPerNode", f"{per_replica} exceeds the {pool.accelerators_per_node} GPUs a "
+                                              f"{pool.name!r} node has (tensor parallelism stays in one node)")
     lo = get(r, ServerSpec, "min_replicas", obj, where)
     hi = get(r, ServerSpec, "max_replicas", obj, where, default=max(lo, 4))
     if hi < lo:
         r.add(f"{where}.maxReplicas", f"{hi} is below minReplicas {lo}")
-    if isinstance(pool, GpuPoolSpec) and hi > pool.max_size * pool.accelerators_per_node:
-        r.add(f"{where}.maxReplicas", f"{hi} replicas need {hi} GPUs; pool {pool.name!r} has at most "
+    if isinstance(pool, GpuPoolSpec) and hi * per_replica > pool.max_size * pool.accelerators_per_node:
+        r.add(f"{where}.maxReplicas", f"{hi} replicas need {hi * per_replica} GPUs; pool {pool.name!r} has at most "
                                       f"{pool.max_size * pool.accelerators_per_node}")
+    port = get(r, ServerSpec, "port", obj, where) if "port" in obj else 0
+    if engine is Engine.CUSTOM and "port" not in obj:
+        r.add(f"{where}.port", "is required with engine 'custom' (the port the image listens on)")
+    model_path = _object_path(r, obj, "modelPath", where, "", engine is not Engine.CUSTOM)
+    prometheus = r.string(obj, "prometheusUrl", where, "", required=False)
+    if engine is Engine.VLLM and not prometheus:
+        r.add(f"{where}.prometheusUrl", "is required with engine 'vllm': KEDA scales replicas on "
+                                        "vllm:num_requests_waiting/running read from this Prometheus (e.g. "
+                                        "'http://prometheus-operated.monitoring.svc:9090')")
+    elif prometheus and not prometheus.startswith(("http://", "https://")):
+        r.add(f"{where}.prometheusUrl", f"{show(prometheus)} is not an http(s) URL")
+    for key in ("quantization", "maxModelLen", "targetRequestsWaiting", "targetRequestsRunning", "prometheusUrl"):
+        if key in obj and engine is not Engine.VLLM:
+            r.add(f"{where}.{key}", f"applies to engine 'vllm' only (this server's engine is {engine.value!r})")
+    if "targetCpuPercent" in obj and engine is Engine.VLLM:
+        r.add(f"{where}.targetCpuPercent", "does not apply to engine 'vllm': it scales on queued and running "
+                                           "requests (targetRequestsWaiting, targetRequestsRunning)")
     return ServerSpec(
         name=name,
         image=image,
-        model_path=_object_path(r, obj, "modelPath", where, "", True),
+        model_path=model_path,
         model_name=get(r, ServerSpec, "model_name", obj, where, default=name),
         pool=pool.name if isinstance(pool, GpuPoolSpec) else "",
         min_replicas=lo,
@@ -273,4 +452,108 @@ def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubern
         target_cpu_percent=get(r, ServerSpec, "target_cpu_percent", obj, where),
         cpu=get(r, ServerSpec, "cpu", obj, where),
         memory_gib=get(r, ServerSpec, "memory_gib", obj, where),
+        engine=engine,
+        port=port,
+        accelerators_per_node=per_replica,
+        quantization=get(r, ServerSpec, "quantization", obj, where),
+        max_model_len=get(r, ServerSpec, "max_model_len", obj, where),
+        target_requests_waiting=get(r, ServerSpec, "target_requests_waiting", obj, where),
+        target_requests_running=get(r, ServerSpec, "target_requests_running", obj, where),
+        prometheus_url=prometheus,
+        command=_strings(r, obj, "command", where),
+        args=_strings(r, obj, "args", where),
+        env=_env(r, obj, where),
+        readiness=_probe(r, obj, "readiness", where),
+        liveness=_probe(r, obj, "liveness", where),
+        shm_gib=get(r, ServerSpec, "shm_gib", obj, where,
+                    default=8 if engine is Engine.VLLM and per_replica > 1 else 0),
     )
+
+
+def on_gke(cluster: KubernetesSpec) -> bool:
+    """GKE clusters name machine types without a dot (`e2-standard-4`); EKS instance types have one."""
+    return "." not in cluster.system_pool.instance_type
+
+
+def _check_runtime(r: Reader, image: str, pool: GpuPoolSpec | TpuPoolSpec, where: str) -> None:
+    """The image must ship the runtime its pool needs (TPU runtime on a TPU slice, EFA's NCCL plugin on EFA)."""
+    from aiinfra.catalog.images import runtime_problem
+    if isinstance(pool, TpuPoolSpec):
+        problem = runtime_problem(image, accelerator="tpu")
+    else:
+        problem = runtime_problem(image, accelerator="gpu", efa=pool.efa_interfaces > 0)
+    if problem:
+        r.add(where, problem)
+
+
+def _strings(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    if key not in obj:
+        return ()
+    value = obj[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        r.add(f"{where}.{key}", f"expected a list of strings, got {show(value)}", value)
+        return ()
+    return tuple(value)
+
+
+def _ports(r: Reader, obj: Mapping[str, Any], where: str) -> tuple[int, ...]:
+    if "ports" not in obj:
+        return ()
+    value = obj["ports"]
+    if (not isinstance(value, list)
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 65535 for v in value)):
+        r.add(f"{where}.ports", f"expected a list of port numbers 1..65535, got {show(value)}", value)
+        return ()
+    return tuple(value)
+
+
+def _mount(r: Reader, obj: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    value = r.string(obj, key, where, default)
+    if key in obj and value and (not _MOUNT.match(value) or value in ("/", "/tmp", "/dev/shm")):
+        r.add(f"{where}.{key}", f"{show(value)} is not allowed; use an absolute path other than /, /tmp and "
+                                "/dev/shm (letters, digits, '.', '_', '-', '/')")
+    return value
+
+
+def _env(r: Reader, obj: Mapping[str, Any], where: str) -> tuple[EnvVar, ...]:
+    out: list[EnvVar] = []
+    seen: set[str] = set()
+    for i, item in enumerate(r.sequence(obj.get("env"), f"{where}.env")):
+        at = f"{where}.env[{i}]"
+        e = r.entry(item, at)
+        if e is None:
+            continue
+        r.known_keys(e, keys(EnvVar), at)
+        name = r.string(e, "name", at, required=True)
+        if name and not _ENV_NAME.match(name):
+            r.add(f"{at}.name", f"{name!r} is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        if name in seen:
+            r.add(f"{at}.name", f"{name!r} is set twice")
+        seen.add(name)
+        value = r.string(e, "value", at, "") if "value" in e and e["value"] != "" else ""
+        secret = r.string(e, "secretName", at, "")
+        secret_key = r.string(e, "secretKey", at, "")
+        if ("value" in e) == bool(secret):
+            r.add(at, "needs exactly one of `value` and `secretName`")
+        if secret and not _SECRET_NAME.match(secret):
+            r.add(f"{at}.secretName", f"{secret!r} is not a Kubernetes Secret name")
+        if secret and not secret_key:
+            r.add(f"{at}.secretKey", "is required with `secretName`")
+        if secret_key and not secret:
+            r.add(f"{at}.secretKey", "needs `secretName`")
+        out.append(EnvVar(name=name, value=value, secret_name=secret, secret_key=secret_key))
+    return tuple(out)
+
+
+def _probe(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> ProbeSpec | None:
+    if key not in obj:
+        return None
+    at = f"{where}.{key}"
+    p = r.mapping(obj[key], at)
+    r.known_keys(p, keys(ProbeSpec), at)
+    path = r.string(p, "path", at, "/", required=True)
+    if path and not path.startswith("/"):
+        r.add(f"{at}.path", f"{show(path)} must start with '/'")
+    return ProbeSpec(path=path, port=get(r, ProbeSpec, "port", p, at),
+                     period_seconds=get(r, ProbeSpec, "period_seconds", p, at),
+                     failure_threshold=get(r, ProbeSpec, "failure_threshold", p, at))

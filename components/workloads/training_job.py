@@ -1,9 +1,26 @@
-"""A distributed training run: namespace, identity, checkpoint volume, headless Service and an Indexed Job.
+"""A distributed training run: namespace, identity, checkpoint volume, Kueue LocalQueue and a JobSet.
 
-Each of the `nodes` pods runs the trainer image (training_images/trainer), whose entry point
-execs torchrun with NNODES, NPROC_PER_NODE, NODE_RANK (the pod's completion index) and
-MASTER_ADDR (the index-0 pod's DNS name under the headless Service). Checkpoints go to the
-shared file system, so a restarted pod (spot reclaim, node failure) resumes from the last one.
+The run is one JobSet (jobset.x-k8s.io/v1alpha2) of `nodes` pods (one Indexed Job), labelled
+with the team's Kueue LocalQueue: Kueue admits it whole when the environment's ClusterQueue
+has quota for all its accelerators (gang admission: two runs never each hold half a pool)
+and keeps it queued otherwise. The launcher env is torchrun's (NNODES, NPROC_PER_NODE,
+NODE_RANK = the pod's completion index, MASTER_ADDR = the index-0 pod under the JobSet's
+headless Service; NCCL over EFA on pools with EFA) or JAX multi-host's (JAX_COORDINATOR_ADDRESS,
+JAX_NUM_PROCESSES, JAX_PROCESS_ID) on TPU slices.
+
+**Runs are not resources the engine waits on.** The JobSet carries `pulumi.com/skipAwait`, so
+`pulumi up` returns once the API server has accepted it (the provider would otherwise wait for
+completion and give up after 10 minutes). It has no `ttlSecondsAfterFinished`: a finished run
+stays as the record of the run, so a later `pulumi up` (even with `--refresh`) finds it and never
+re-creates it; and its spec is `ignoreChanges`, so editing a finished or running job's keys does
+not replace (re-run) it. A new run is a new job name; `checkpointPath` keeps the old run's
+checkpoint folder so the renamed run resumes instead of starting at step 0.
+
+**Preemption.** A pod ended by a disruption (spot reclaim, node drain, Kueue preemption) fails
+its Job by the pod failure policy; the JobSet failure policy then restarts the whole gang
+without counting it against `backoffLimit` (program errors do count), and Kueue requeues the
+run if its pods do not become ready again (waitForPodsReady in controllers.py). Every restart
+resumes from the last checkpoint on the shared file system.
 `render()` is pure (tested by golden snapshots); the component registers what it renders.
 """
 
@@ -18,11 +35,10 @@ import pulumi_kubernetes as k8s
 
 from components.kubernetes.placement import EFA_RESOURCE, TPU_RESOURCE, Placement
 from components.workloads import pods
-from components.workloads.config import TrainingJobSpec
+from components.workloads.config import Launcher, TrainingJobSpec
 from components.workloads.pods import Manifest
 
 MASTER_PORT = 29500
-SHARED_MOUNT = "/mnt/shared"
 JOB_LABEL = "ai-infra/training-job"
 
 
@@ -57,14 +73,30 @@ class TrainingJobArgs:
     """The cluster's Kubernetes provider."""
     image: pulumi.Input[str] | None = None
     """An image this stack built and pushed (by digest); overrides `job.image` (default: None)."""
+    queue: str = "default"
+    """The team's Kueue LocalQueue (created in the run's namespace)."""
+    cluster_queue: str = "default"
+    """The environment's ClusterQueue (queueing.py)."""
+    bucket: pulumi.Input[str] | None = None
+    """GCS bucket for `bucketMount` (GKE)."""
     shared_volume: SharedVolume | None = None
     """Bind the checkpoint claim to this existing file system; `storage_class` is then unused
     (default: None, dynamic provisioning through `storage_class`)."""
 
 
+REPLICATED_JOB = "node"
+SKIP_AWAIT = {"pulumi.com/skipAwait": "true"}
+QUEUE_LABEL = "kueue.x-k8s.io/queue-name"
+
+
 def master_addr(job: TrainingJobSpec) -> str:
-    """The index-0 pod's DNS name: an Indexed Job's pods are `<job>-<index>` under `subdomain`."""
-    return f"{job.name}-0.{job.name}"
+    """The index-0 pod's DNS name: JobSet pods are `<jobset>-<replicatedJob>-<job index>-<pod index>` under the
+    JobSet's headless Service (named after the JobSet)."""
+    return f"{job.name}-{REPLICATED_JOB}-0-0.{job.name}"
+
+
+def checkpoint_dir(job: TrainingJobSpec) -> str:
+    return f"{job.shared_mount}/checkpoints/{job.checkpoint_path}"
 
 
 def nproc_per_node(job: TrainingJobSpec, placement: Placement) -> int:
@@ -85,39 +117,84 @@ def cost_annotations(job: TrainingJobSpec, placement: Placement) -> dict[str, st
     }
 
 
+_INDEX = {"fieldRef": {"fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}
+
+
 def _env(job: TrainingJobSpec, placement: Placement, data_uri: pulumi.Input[str]) -> list[Manifest]:
     env: list[Manifest] = [
         {"name": "MASTER_ADDR", "value": master_addr(job)},
         {"name": "MASTER_PORT", "value": str(MASTER_PORT)},
         {"name": "NNODES", "value": str(job.nodes)},
-        {"name": "NPROC_PER_NODE", "value": str(nproc_per_node(job, placement))},
-        {"name": "NODE_RANK", "valueFrom": {"fieldRef": {
-            "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}},
-        {"name": "CHECKPOINT_DIR", "value": f"{SHARED_MOUNT}/checkpoints/{job.name}"},
+        {"name": "NODE_RANK", "valueFrom": _INDEX},
+    ]
+    if job.launcher is Launcher.JAX:
+        # One JAX process per host; jax.distributed.initialize() reads these (trainer_tpu/cluster.py).
+        env += [{"name": "JAX_COORDINATOR_ADDRESS", "value": f"{master_addr(job)}:{MASTER_PORT}"},
+                {"name": "JAX_NUM_PROCESSES", "value": str(job.nodes)},
+                {"name": "JAX_PROCESS_ID", "valueFrom": _INDEX}]
+    else:
+        env.append({"name": "NPROC_PER_NODE", "value": str(nproc_per_node(job, placement))})
+    env += [
+        {"name": "CHECKPOINT_DIR", "value": checkpoint_dir(job)},
         {"name": "DATA_URI", "value": data_uri},
         {"name": "MODEL", "value": job.model.value},
         {"name": "MAX_STEPS", "value": str(job.max_steps)},
         {"name": "CHECKPOINT_EVERY", "value": str(job.checkpoint_every)},
     ]
-    if placement.accelerator_resource == TPU_RESOURCE:
+    if placement.accelerator_resource == TPU_RESOURCE and job.launcher is not Launcher.JAX:
         env.append({"name": "PJRT_DEVICE", "value": "TPU"})
     if EFA_RESOURCE in placement.extra_resources:
         # NCCL over libfabric's EFA provider with GPUDirect RDMA (OS bypass between nodes).
         env += [{"name": "FI_PROVIDER", "value": "efa"}, {"name": "FI_EFA_USE_DEVICE_RDMA", "value": "1"}]
-    return env
+    return env + pods.env_vars(job.env)
 
 
 def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Input[str],
            data_uri: pulumi.Input[str], sa_annotations: Mapping[str, Any],
-           image: pulumi.Input[str] | None = None, shared_volume: SharedVolume | None = None) -> list[Manifest]:
-    """Every object of the run, in creation order (namespace first)."""
+           image: pulumi.Input[str] | None = None, shared_volume: SharedVolume | None = None,
+           queue: str = "default", cluster_queue: str = "default",
+           bucket: pulumi.Input[str] | None = None) -> list[Manifest]:
+    """Every object of the run, in creation order (namespace first).
+
+    `queue` names the team's LocalQueue (created here, in the run's namespace) and
+    `cluster_queue` the environment's ClusterQueue it feeds; `bucket` is the GCS bucket for
+    `bucketMount` (GKE)."""
     ns = job.name
     labels = {**pods.PART_OF, "app.kubernetes.io/name": "trainer", "app.kubernetes.io/instance": job.name}
     selector = {JOB_LABEL: job.name}
-    # NCCL/Gloo stage tensors in /dev/shm; the default 64 MiB stalls multi-GPU data loaders.
-    shm_gib = max(1, min(64, job.memory_gib // 4))
+    volumes: list[Manifest] = [
+        {"name": "shared", "persistentVolumeClaim": {"claimName": "checkpoints"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+        # NCCL/Gloo stage tensors in /dev/shm; the default 64 MiB stalls multi-GPU data loaders.
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{job.shm_gib}Gi"}},
+    ]
+    mounts: list[Manifest] = [
+        {"name": "shared", "mountPath": job.shared_mount},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "dshm", "mountPath": "/dev/shm"},
+    ]
+    pod_annotations: dict[str, str] = {}
+    if job.bucket_mount and bucket is not None:
+        volumes.append(pods.gcs_fuse_volume("bucket", bucket))
+        mounts.append({"name": "bucket", "mountPath": job.bucket_mount, "readOnly": True})
+        pod_annotations["gke-gcsfuse/volumes"] = "true"
+    container: Manifest = {
+        "name": "trainer",
+        "image": image if image is not None else job.image,
+        "imagePullPolicy": "IfNotPresent",
+        "env": _env(job, placement, data_uri),
+        "ports": [{"name": "rendezvous", "containerPort": MASTER_PORT, "protocol": "TCP"},
+                  *({"name": f"port-{p}", "containerPort": p, "protocol": "TCP"} for p in job.ports)],
+        # Guaranteed QoS (limits == requests): exclusive cores under the static CPU manager.
+        "resources": pods.resources(job.cpu, job.memory_gib, placement, job.accelerators_per_node),
+        "securityContext": pods.container_security_context(read_only_root=True),
+        "volumeMounts": mounts,
+    }
+    if job.command:
+        container["command"] = list(job.command)
+    if job.args:
+        container["args"] = list(job.args)
     pod_spec: Manifest = {
-        "subdomain": job.name,
         "serviceAccountName": "trainer",
         "automountServiceAccountToken": False,
         "restartPolicy": "Never",
@@ -125,43 +202,21 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
         "terminationGracePeriodSeconds": 120,
         "securityContext": pods.pod_security_context(),
         **pods.scheduling(placement),
-        "containers": [{
-            "name": "trainer",
-            "image": image if image is not None else job.image,
-            "imagePullPolicy": "IfNotPresent",
-            "env": _env(job, placement, data_uri),
-            "ports": [{"name": "rendezvous", "containerPort": MASTER_PORT, "protocol": "TCP"}],
-            # Guaranteed QoS (limits == requests): exclusive cores under the static CPU manager.
-            "resources": pods.resources(job.cpu, job.memory_gib, placement, job.accelerators_per_node),
-            "securityContext": pods.container_security_context(read_only_root=True),
-            "volumeMounts": [
-                {"name": "shared", "mountPath": SHARED_MOUNT},
-                {"name": "tmp", "mountPath": "/tmp"},
-                {"name": "dshm", "mountPath": "/dev/shm"},
-            ],
-        }],
-        "volumes": [
-            {"name": "shared", "persistentVolumeClaim": {"claimName": "checkpoints"}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
-            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{shm_gib}Gi"}},
-        ],
+        "containers": [container],
+        "volumes": volumes,
     }
+    template_meta: Manifest = {"labels": {**labels, **selector}}
+    if pod_annotations:
+        template_meta["annotations"] = pod_annotations
     return [
         pods.restricted_namespace(ns, {"app.kubernetes.io/instance": job.name}),
         pods.service_account("trainer", ns, sa_annotations),
         *_checkpoint_volume(job, ns, labels, storage_class, shared_volume),
         {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": job.name, "namespace": ns, "labels": labels},
-            "spec": {
-                "clusterIP": "None",
-                # Peers must resolve the index-0 pod before it is Ready (it never is: no probe).
-                "publishNotReadyAddresses": True,
-                "selector": selector,
-                "ports": [{"name": "rendezvous", "port": MASTER_PORT, "targetPort": MASTER_PORT,
-                           "protocol": "TCP"}],
-            },
+            "apiVersion": "kueue.x-k8s.io/v1beta2",
+            "kind": "LocalQueue",
+            "metadata": {"name": queue, "namespace": ns, "labels": labels},
+            "spec": {"clusterQueue": cluster_queue},
         },
         {
             "apiVersion": "networking.k8s.io/v1",
@@ -175,23 +230,39 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
             },
         },
         {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "metadata": {"name": job.name, "namespace": ns, "labels": labels,
-                         "annotations": cost_annotations(job, placement)},
+            "apiVersion": "jobset.x-k8s.io/v1alpha2",
+            "kind": "JobSet",
+            "metadata": {"name": job.name, "namespace": ns, "labels": {**labels, QUEUE_LABEL: queue},
+                         "annotations": {**cost_annotations(job, placement), **SKIP_AWAIT}},
             "spec": {
-                "completionMode": "Indexed",
-                "completions": job.nodes,
-                "parallelism": job.nodes,
-                # A failed rank takes the whole torchrun group down with it: budget restarts per group.
-                "backoffLimit": job.backoff_limit * job.nodes,
-                "activeDeadlineSeconds": job.active_deadline_seconds,
-                "ttlSecondsAfterFinished": job.ttl_hours_after_finished * 3600,
-                # Spot reclaims and preemptions are not the program's fault: they do not use up backoffLimit.
-                "podFailurePolicy": {"rules": [
-                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
-                ]},
-                "template": {"metadata": {"labels": {**labels, **selector}}, "spec": pod_spec},
+                # The headless Service `<name>` the JobSet creates; peers resolve the index-0 pod before
+                # it is Ready (it never is: no probe).
+                "network": {"enableDNSHostnames": True, "subdomain": job.name, "publishNotReadyAddresses": True},
+                "failurePolicy": {
+                    # Program errors: restart the whole gang (a failed rank takes torchrun/JAX down) this often.
+                    "maxRestarts": job.backoff_limit,
+                    "restartStrategy": "Recreate",
+                    # Disruptions (spot reclaim, drain, preemption) are not the program's fault.
+                    "rules": [{"name": "disrupted", "action": "RestartJobSetAndIgnoreMaxRestarts",
+                               "onJobFailureReasons": ["PodFailurePolicy"]}],
+                },
+                "successPolicy": {"operator": "All"},
+                "replicatedJobs": [{
+                    "name": REPLICATED_JOB,
+                    "replicas": 1,
+                    "template": {"spec": {
+                        "completionMode": "Indexed",
+                        "completions": job.nodes,
+                        "parallelism": job.nodes,
+                        "backoffLimit": 0,
+                        "activeDeadlineSeconds": job.active_deadline_seconds,
+                        "podFailurePolicy": {"rules": [
+                            {"action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget",
+                                                                      "status": "True"}]},
+                        ]},
+                        "template": {"metadata": template_meta, "spec": pod_spec},
+                    }},
+                }],
             },
         },
     ]
@@ -237,11 +308,13 @@ class TrainingJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:TrainingJob", name, None, opts)
         manifests = render(args.job, args.placement, args.storage_class, args.data_uri,
-                           args.service_account_annotations, args.image, args.shared_volume)
+                           args.service_account_annotations, args.image, args.shared_volume, args.queue,
+                           args.cluster_queue, args.bucket)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        # A Job's pod template is immutable: a change replaces the Job (the run restarts from its checkpoint).
+        # A submitted run is never replaced or re-run by a later `pulumi up` (see the module docstring).
         created = pods.register(name, manifests, child, {
-            "Job": pulumi.ResourceOptions(delete_before_replace=True),
+            "JobSet": pulumi.ResourceOptions(ignore_changes=["spec", "metadata"]),
         })
-        self.job_name = created["job"].metadata.name  # type: ignore[attr-defined]
+        assert "jobset" in created
+        self.job_name = pulumi.Output.from_input(args.job.name)
         self.register_outputs({"job_name": self.job_name})

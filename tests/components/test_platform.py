@@ -7,10 +7,12 @@ from collections.abc import Callable
 from aiinfra.offline import Plan
 
 
-def _containers(plan: Plan, token: str) -> list[dict]:
-    (res,) = plan.by_type(token)
-    spec = res.inputs["spec"]["template"]["spec"]
-    return spec["containers"]
+def _containers(plan: Plan, token: str, name: str = "") -> list[dict]:
+    (res,) = [r for r in plan.by_type(token) if name in r.name]
+    spec = res.inputs["spec"]
+    if "replicatedJobs" in spec:  # a JobSet: its one replicated Job's pod template
+        spec = spec["replicatedJobs"][0]["template"]["spec"]
+    return spec["template"]["spec"]["containers"]
 
 
 def test_built_images_are_fed_to_the_training_job_and_server_by_digest(plan_stack: Callable[..., Plan]) -> None:
@@ -18,13 +20,21 @@ def test_built_images_are_fed_to_the_training_job_and_server_by_digest(plan_stac
     built = {r.name.split("-")[-2]: r.outputs["ref"] for r in plan.by_type("docker-build:index:Image")}
     assert set(built) == {"trainer", "compressor", "server"}
     assert all("@sha256:" in ref for ref in built.values())
-    assert _containers(plan, "kubernetes:batch/v1:Job")[0]["image"] == built["trainer"]
-    assert _containers(plan, "kubernetes:apps/v1:Deployment")[0]["image"] == built["server"]
+    # prod's run uses trainer-efa (the EFA pool needs it), which CI builds: the configured reference stays.
+    configured = plan.config["ai-infra:workloads"]["trainingJobs"][0]["image"]
+    assert _containers(plan, "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet")[0]["image"] == configured
+    assert _containers(plan, "kubernetes:apps/v1:Deployment", "classifier")[0]["image"] == built["server"]
+
+
+def test_a_bare_image_name_runs_the_image_the_stack_built(plan_stack: Callable[..., Plan]) -> None:
+    plan = plan_stack("prod", ["images.registry=true", "images.build=true", "workloads.servers[1].image=server"])
+    built = {r.name.split("-")[-2]: r.outputs["ref"] for r in plan.by_type("docker-build:index:Image")}
+    assert _containers(plan, "kubernetes:apps/v1:Deployment", "classifier")[0]["image"] == built["server"]
 
 
 def test_configured_images_are_used_when_ci_builds_them(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("prod")
     assert not plan.by_type("docker-build:index:Image")
-    job_image = _containers(plan, "kubernetes:batch/v1:Job")[0]["image"]
+    job_image = _containers(plan, "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet")[0]["image"]
     configured = plan.config["ai-infra:workloads"]["trainingJobs"][0]["image"]
     assert job_image == configured

@@ -104,6 +104,18 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
     return replace(line, basis=basis, worst_basis=worst_basis, per_run_usd=per_run)
 
 
+def _k8s_jobset(res: CostResource, ctx: Context) -> CostLine:
+    """A JobSet run (jobset.x-k8s.io) costs what its Jobs cost: each replicated Job's pods x replicas, priced
+    as a Job (its nodeSelector, activeDeadlineSeconds), so the per-run cap applies to JobSets too."""
+    jobs = get(res.inputs, "spec.replicatedJobs", required=True) or []
+    if len(jobs) != 1:
+        raise Unpriced(f"{len(jobs)} replicated jobs: the estimator prices JobSets of one replicated job")
+    template = get(jobs[0], "template.spec", required=True)
+    replicas = int(num(jobs[0], "replicas", 1))
+    spec = {**template, "parallelism": int(num(template, "parallelism", 1)) * replicas}
+    return _k8s_job(replace(res, inputs={**res.inputs, "spec": spec}), ctx)
+
+
 # ----------------------------------------------------------------------------------------
 # Claims that provision storage, and the cluster pools jobs land on
 # ----------------------------------------------------------------------------------------
@@ -213,6 +225,7 @@ def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
 
 PRICERS: dict[str, Pricer] = {
     "kubernetes:batch/v1:Job": _k8s_job,
+    "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet": _k8s_jobset,
     "kubernetes:core/v1:PersistentVolumeClaim": _k8s_pvc,
     "kubernetes:core/v1:Service": _k8s_service,
     "kubernetes:networking.k8s.io/v1:Ingress": _k8s_ingress,

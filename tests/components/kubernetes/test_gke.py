@@ -73,7 +73,8 @@ def test_gpu_pool_has_managed_drivers_spot_and_compact_placement(plan_values: Ca
 
 
 def test_tpu_training_job_and_gcs_fuse_server(gcp_prod: Plan) -> None:
-    job = next(r.inputs for r in gcp_prod.by_type("kubernetes:batch/v1:Job"))
+    jobset = next(r.inputs for r in gcp_prod.by_type("kubernetes:jobset.x-k8s.io/v1alpha2:JobSet"))
+    job = jobset["spec"]["replicatedJobs"][0]["template"]
     pod = job["spec"]["template"]["spec"]
     assert pod["nodeSelector"]["cloud.google.com/gke-tpu-accelerator"] == "tpu-v5-lite-podslice"
     assert pod["nodeSelector"]["cloud.google.com/gke-tpu-topology"] == "4x4"
@@ -81,12 +82,16 @@ def test_tpu_training_job_and_gcs_fuse_server(gcp_prod: Plan) -> None:
     limits = pod["containers"][0]["resources"]["limits"]
     assert limits["google.com/tpu"] == 4
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert (env["NNODES"], env["NPROC_PER_NODE"], env["PJRT_DEVICE"]) == ("4", "1", "TPU")
+    # JAX multi-host (trainer-tpu): one process per host, coordinator on the index-0 pod.
+    assert (env["NNODES"], env["JAX_NUM_PROCESSES"]) == ("4", "4")
+    assert env["JAX_COORDINATOR_ADDRESS"] == "lm-tpu-node-0-0.lm-tpu:29500"
+    assert pod["containers"][0]["image"].endswith("/trainer-tpu:1.0.0")
     assert env["DATA_URI"].startswith("gs://")
     pvc = next(r.inputs for r in gcp_prod.by_type("kubernetes:core/v1:PersistentVolumeClaim"))
     # Bound to the stack's Filestore (tests/components/workloads/test_shared_volume.py), not a new instance.
     assert (pvc["spec"]["storageClassName"], pvc["spec"]["volumeName"]) == ("", "ai-infra-gcp-prod-lm-tpu")
-    dep = next(r.inputs for r in gcp_prod.by_type("kubernetes:apps/v1:Deployment"))
+    dep = next(r.inputs for r in gcp_prod.by_type("kubernetes:apps/v1:Deployment")
+               if r.inputs["metadata"]["name"] == "classifier")
     tmpl = dep["spec"]["template"]
     assert tmpl["metadata"]["annotations"]["gke-gcsfuse/volumes"] == "true"
     env = {e["name"]: e["value"] for e in tmpl["spec"]["containers"][0]["env"]}

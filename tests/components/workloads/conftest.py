@@ -1,4 +1,11 @@
-"""Named workload cases (base, multinode, tpu, spot) rendered to manifests, and plan -> manifest helpers."""
+"""Named workload cases rendered to manifests, and plan -> manifest helpers.
+
+base, multinode, tpu, spot: the reference trainer and onnx server on each kind of pool.
+torchtitan: a team's own image running TorchTitan's documented torchrun launch on 2 x p5 (EFA).
+vllm-h100: vLLM serving a quantized 8B model (FP8, compressor output) on one H100 per replica.
+jax-v5e: a JAX multi-host job on a v5e 4x4 slice (trainer-tpu), with the bucket mounted by GCS FUSE.
+queue: the ResourceFlavors and ClusterQueue of an H100 pool and a v5e slice with budget-derived quotas.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +17,15 @@ import pytest
 from aiinfra.offline import Plan
 from components.kubernetes.config import GpuPoolSpec, TpuPoolSpec
 from components.kubernetes.placement import gpu_placement, system_placement, tpu_placement
-from components.workloads import model_server, training_job
-from components.workloads.config import ServerSpec, TrainerModel, TrainingJobSpec
+from components.workloads import model_server, queueing, training_job
+from components.workloads.config import (
+    Engine,
+    EnvVar,
+    Launcher,
+    ServerSpec,
+    TrainerModel,
+    TrainingJobSpec,
+)
 
 DIGEST = "sha256:" + "3" * 64
 TRAINER = f"123456789012.dkr.ecr.us-east-1.amazonaws.com/ai-infra/trainer@{DIGEST}"
@@ -43,12 +57,12 @@ def _case(name: str) -> list[dict[str, Any]]:
                 + model_server.render(server, gpu_placement(pool, "aws"),
                                       model_server.ModelSource("s3://artifacts/models/lm/model-int8.onnx"), IRSA))
     if name == "tpu":
-        pool = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
-                           topology="4x4", chips_per_node=4, hosts=4)
+        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+                          topology="4x4", chips_per_node=4, hosts=4)
         job = TrainingJobSpec(name="tpu", image=TRAINER, pool="v5e", nodes=4, accelerators_per_node=4,
                               cpu=80, memory_gib=128, data_path="datasets/tokens")
         server = ServerSpec(name="tpu-server", image=SERVER, model_path="models/lm/model-int8.onnx")
-        return (training_job.render(job, tpu_placement(pool), "standard-rwx", "gs://artifacts/datasets/tokens", WI)
+        return (training_job.render(job, tpu_placement(tpu), "standard-rwx", "gs://artifacts/datasets/tokens", WI)
                 + model_server.render(server, system_placement("e2-standard-4"),
                                       model_server.ModelSource("/models/models/lm/model-int8.onnx",
                                                                gcs_bucket="artifacts"), WI))
@@ -62,10 +76,57 @@ def _case(name: str) -> list[dict[str, Any]]:
         return (training_job.render(job, gpu_placement(pool, "aws"), "efs-sc", "s3://artifacts/datasets/spot", IRSA)
                 + model_server.render(server, gpu_placement(pool, "aws"),
                                       model_server.ModelSource("s3://artifacts/models/clf/model-int8.onnx"), IRSA))
+    if name == "torchtitan":
+        # https://github.com/pytorch/torchtitan README: torchrun --nproc_per_node=8 -m torchtitan.train
+        # --job.config_file <toml>; multi-node adds --nnodes/--node_rank/--rdzv_endpoint (run_train.sh).
+        pool = GpuPoolSpec(name="h100", instance_type="p5.48xlarge", accelerator="h100", accelerators_per_node=8,
+                           max_size=4, efa_interfaces=32, vcpu=192, memory_gib=2048)
+        job = TrainingJobSpec(
+            name="titan-8b", image=f"ghcr.io/example-team/torchtitan@{DIGEST}", pool="h100", nodes=2,
+            accelerators_per_node=8, cpu=160, memory_gib=1536, max_run_hours=48, launcher=Launcher.TORCHRUN,
+            data_path="datasets/c4", shared_storage_gib=2000, shm_gib=256,
+            command=("torchrun",),
+            args=("--nnodes=$(NNODES)", "--nproc_per_node=$(NPROC_PER_NODE)", "--node_rank=$(NODE_RANK)",
+                  "--rdzv_backend=c10d", "--rdzv_endpoint=$(MASTER_ADDR):$(MASTER_PORT)",
+                  "-m", "torchtitan.train", "--job.config_file", "./torchtitan/models/llama3/train_configs/"
+                  "llama3_8b.toml", "--checkpoint.enable_checkpoint", "--job.dump_folder=$(CHECKPOINT_DIR)"),
+            env=(EnvVar(name="HF_TOKEN", secret_name="hf", secret_key="token"),
+                 EnvVar(name="NCCL_DEBUG", value="WARN")))
+        return training_job.render(job, gpu_placement(pool, "aws"), "efs-sc", "s3://artifacts/datasets/c4", IRSA,
+                                   queue="ml-platform", cluster_queue="prod")
+    if name == "vllm-h100":
+        pool = GpuPoolSpec(name="h100", instance_type="p5.48xlarge", accelerator="h100", accelerators_per_node=8,
+                           max_size=4, efa_interfaces=32, vcpu=192, memory_gib=2048)
+        server = ServerSpec(name="llm-chat", image="docker.io/vllm/vllm-openai:v0.11.0", engine=Engine.VLLM,
+                            model_path="models/llama-3.1-8b-instruct-fp8", pool="h100", accelerators_per_node=1,
+                            min_replicas=1, max_replicas=4, max_model_len=8192, cpu=8, memory_gib=64,
+                            prometheus_url="http://prometheus-operated.monitoring.svc:9090")
+        return model_server.render(server, gpu_placement(pool, "aws"),
+                                   model_server.ModelSource("s3://artifacts/models/llama-3.1-8b-instruct-fp8"), IRSA)
+    if name == "jax-v5e":
+        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+                          topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
+        job = TrainingJobSpec(name="jax-v5e", image=f"us-docker.pkg.dev/p/ai-infra/trainer-tpu@{DIGEST}", pool="v5e",
+                              nodes=4, accelerators_per_node=4, cpu=100, memory_gib=160, launcher=Launcher.JAX,
+                              data_path="datasets/tokens", bucket_mount="/data")
+        return training_job.render(job, tpu_placement(tpu), "", "gs://artifacts/datasets/tokens", WI,
+                                   shared_volume=training_job.SharedVolume(
+                                       "ai-infra-jax-v5e", "filestore.csi.storage.gke.io",
+                                       "modeInstance/us-central1-a/fs/share", {"ip": "10.0.0.2", "volume": "share"}),
+                                   queue="ml-platform", cluster_queue="prod", bucket="artifacts")
+    if name == "queue":
+        h100 = GpuPoolSpec(name="h100", instance_type="p5.48xlarge", accelerator="h100", accelerators_per_node=8,
+                           max_size=4, efa_interfaces=32, vcpu=192, memory_gib=2048)
+        v5e = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+                          topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
+        return queueing.render("prod", [
+            (queueing.FlavorQuota("h100", "nvidia.com/gpu", 16, "fixed"), gpu_placement(h100, "aws")),
+            (queueing.FlavorQuota("v5e", "google.com/tpu", 16, "fixed"), tpu_placement(v5e)),
+        ])
     raise KeyError(name)
 
 
-CASES = ("base", "multinode", "tpu", "spot")
+CASES = ("base", "multinode", "tpu", "spot", "torchtitan", "vllm-h100", "jax-v5e", "queue")
 
 
 @pytest.fixture
@@ -78,8 +139,8 @@ def plan_manifests(plan: Plan) -> list[dict[str, Any]]:
     """Every Kubernetes object the program registered, as a manifest (apiVersion/kind from the type token)."""
     out = []
     for res in plan.resources:
-        if not res.type.startswith("kubernetes:") or not res.custom:
-            continue
+        if not res.type.startswith("kubernetes:") or not res.custom or res.type == "kubernetes:helm.sh/v3:Release":
+            continue  # a Helm release is a chart at a pinned version, not an object (test_crd_schemas checks it)
         group_version, kind = res.type.split(":")[1], res.type.split(":")[2]
         api_version = group_version.removeprefix("core/")
         manifest = {k: v for k, v in res.inputs.items() if k not in ("apiVersion", "kind")}

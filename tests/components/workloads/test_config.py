@@ -129,3 +129,85 @@ def test_training_jobs_need_the_shared_file_system() -> None:
 ])
 def test_pinned_images_are_accepted(image: str) -> None:
     parse_spec(with_job(image=image), "ai-infra", "test")
+
+
+# -- the general workload spec (issue 12) -----------------------------------------------------------
+
+def test_a_teams_own_job_takes_command_args_env_ports_and_volumes() -> None:
+    spec = parse_spec(with_job(
+        image=f"ghcr.io/example-team/torchtitan@{DIGEST}", command=["torchrun"], args=["-m", "torchtitan.train"],
+        env=[{"name": "NCCL_DEBUG", "value": "WARN"}, {"name": "HF_TOKEN", "secretName": "hf", "secretKey": "token"}],
+        ports=[6006], shmGib=128, sharedMount="/data", checkpointPath="run0"), "ai-infra", "test")
+    job = spec.workloads.training_jobs[0]
+    assert (job.command, job.args, job.ports, job.shm_gib) == (("torchrun",), ("-m", "torchtitan.train"), (6006,), 128)
+    assert [(e.name, e.value, e.secret_name, e.secret_key) for e in job.env] == [
+        ("NCCL_DEBUG", "WARN", "", ""), ("HF_TOKEN", "", "hf", "token")]
+    assert (job.shared_mount, job.checkpoint_path, job.launcher.value) == ("/data", "run0", "torchrun")
+
+
+def test_job_spec_errors_name_the_key() -> None:
+    assert problems(with_job(command="torchrun", env=[{"name": "1X", "value": "a"}, {"name": "Y"},
+                                                      {"name": "Z", "secretName": "s"}],
+                             ports=[0], bucketMount="/data", sharedMount="/tmp", checkpointPath="Run_0")) == [
+        "workloads.trainingJobs[0].bucketMount: '/data': bucket FUSE mounts are GCS FUSE on GKE; on EKS the job "
+        "reads the bucket through its IRSA role (DATA_URI)",
+        "workloads.trainingJobs[0].checkpointPath: 'Run_0' is not allowed; use 1-32 lowercase letters, digits and "
+        "'-' (one folder under checkpoints/)",
+        "workloads.trainingJobs[0].command: expected a list of strings, got 'torchrun'",
+        "workloads.trainingJobs[0].env[0].name: '1X' is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)",
+        "workloads.trainingJobs[0].env[1]: needs exactly one of `value` and `secretName`",
+        "workloads.trainingJobs[0].env[2].secretKey: is required with `secretName`",
+        "workloads.trainingJobs[0].ports: expected a list of port numbers 1..65535, got [0]",
+        "workloads.trainingJobs[0].sharedMount: '/tmp' is not allowed; use an absolute path other than /, /tmp and "
+        "/dev/shm (letters, digits, '.', '_', '-', '/')",
+    ]
+
+
+def test_an_efa_pool_refuses_an_image_without_the_efa_runtime() -> None:
+    values = with_job()
+    values["network"]["tier"] = "ultra"
+    values["kubernetes"]["gpuPools"] = [{"name": "h100", "instanceType": "p5.48xlarge", "maxSize": 2}]
+    values["workloads"]["trainingJobs"][0]["pool"] = "h100"
+    found = [p for p in problems(values) if p.startswith("workloads.trainingJobs[0].image")]
+    assert found == ["workloads.trainingJobs[0].image: image 'trainer' ships cpu, cuda but a GPU pool with EFA needs "
+                     "cuda, efa (missing efa): use trainer-efa (trainer/Dockerfile.efa)"]
+    values["workloads"]["trainingJobs"][0]["image"] = TRAINER.replace("/trainer@", "/trainer-efa@")
+    assert parse_spec(values, "ai-infra", "test").workloads.training_jobs[0].image.endswith(DIGEST)
+
+
+def test_a_bare_image_name_is_an_image_the_stack_builds() -> None:
+    assert parse_spec(with_job(image="trainer"), "ai-infra", "test").workloads.training_jobs[0].image == "trainer"
+    assert problems(with_job(image="trainr")) == [
+        "workloads.trainingJobs[0].image: 'trainr' has no tag or digest; pin it by digest ('trainr@sha256:...') or "
+        "an immutable version tag ('trainr:1.0.0')"]
+
+
+def test_vllm_server_defaults_and_errors() -> None:
+    values = copy.deepcopy(BASE)
+    values["workloads"]["servers"] = [{"name": "chat", "engine": "vllm", "pool": "a10g", "acceleratorsPerNode": 2,
+                                       "modelPath": "models/llama-8b-w4a16", "maxReplicas": 4,
+                                       "prometheusUrl": "http://prometheus.monitoring.svc:9090"}]
+    server = parse_spec(values, "ai-infra", "test").workloads.servers[0]
+    assert server.image == "docker.io/vllm/vllm-openai:v0.11.0"
+    assert (server.serving_port, server.accelerators_per_node, server.shm_gib) == (8000, 2, 8)
+    values["workloads"]["servers"] = [{"name": "chat", "engine": "vllm", "pool": "a10g", "acceleratorsPerNode": 8,
+                                       "modelPath": "models/x", "targetCpuPercent": 50}]
+    assert problems(values) == [
+        "workloads.servers[0].acceleratorsPerNode: 8 exceeds the 4 GPUs a 'a10g' node has (tensor parallelism "
+        "stays in one node)",
+        "workloads.servers[0].maxReplicas: 4 replicas need 32 GPUs; pool 'a10g' has at most 8",
+        "workloads.servers[0].prometheusUrl: is required with engine 'vllm': KEDA scales replicas on "
+        "vllm:num_requests_waiting/running read from this Prometheus (e.g. "
+        "'http://prometheus-operated.monitoring.svc:9090')",
+        "workloads.servers[0].targetCpuPercent: does not apply to engine 'vllm': it scales on queued and running "
+        "requests (targetRequestsWaiting, targetRequestsRunning)",
+    ]
+
+
+def test_custom_server_needs_a_port_and_probes_are_checked() -> None:
+    assert problems(with_server(engine="custom", image=f"nvcr.io/nvidia/tritonserver@{DIGEST}",
+                                readiness={"path": "v2/health/ready"}, quantization="fp8")) == [
+        "workloads.servers[0].port: is required with engine 'custom' (the port the image listens on)",
+        "workloads.servers[0].quantization: applies to engine 'vllm' only (this server's engine is 'custom')",
+        "workloads.servers[0].readiness.path: 'v2/health/ready' must start with '/'",
+    ]

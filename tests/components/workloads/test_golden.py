@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 GOLDEN = Path(__file__).parent / "golden"
-CASES = ("base", "multinode", "tpu", "spot")
+CASES = ("base", "multinode", "tpu", "spot", "torchtitan", "vllm-h100", "jax-v5e", "queue")
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -1,4 +1,5 @@
-"""The training job as the program registers it: torchrun wiring, deadline, restarts, identity, pod security."""
+"""The training run as the program registers it: a JobSet queued to Kueue, torchrun wiring, deadline, restarts
+on disruption, never awaited or re-run by `pulumi up`, identity, pod security."""
 
 from __future__ import annotations
 
@@ -31,14 +32,25 @@ def env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
+def job_spec(jobset: dict[str, Any]) -> dict[str, Any]:
+    [replicated] = jobset["spec"]["replicatedJobs"]
+    assert replicated["replicas"] == 1
+    return replicated["template"]["spec"]
+
+
+def pod_spec(jobset: dict[str, Any]) -> dict[str, Any]:
+    return job_spec(jobset)["template"]["spec"]
+
+
 def test_indexed_job_runs_torchrun_across_nodes(prod: Plan) -> None:
-    job = k8s(prod, "Job", "llm-pretrain")
-    spec = job["spec"]
+    js = k8s(prod, "JobSet", "llm-pretrain")
+    spec = job_spec(js)
     assert (spec["completionMode"], spec["completions"], spec["parallelism"]) == ("Indexed", 2, 2)
+    assert js["spec"]["network"] == {"enableDNSHostnames": True, "subdomain": "llm-pretrain",
+                                     "publishNotReadyAddresses": True}
     pod = spec["template"]["spec"]
-    assert pod["subdomain"] == "llm-pretrain"
     e = env(pod["containers"][0])
-    assert e["MASTER_ADDR"] == "llm-pretrain-0.llm-pretrain"
+    assert e["MASTER_ADDR"] == "llm-pretrain-node-0-0.llm-pretrain"
     assert (e["NNODES"], e["NPROC_PER_NODE"], e["MASTER_PORT"]) == ("2", "8", "29500")
     assert e["NODE_RANK"] == {"fieldRef": {
         "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']"}}
@@ -49,36 +61,49 @@ def test_indexed_job_runs_torchrun_across_nodes(prod: Plan) -> None:
     assert e["FI_PROVIDER"] == "efa"  # prod is on the ultra tier
 
 
-def test_deadline_restarts_and_cleanup_come_from_config(prod: Plan) -> None:
-    spec = k8s(prod, "Job", "llm-pretrain")["spec"]
+def test_deadline_and_restarts_come_from_config_and_disruptions_restart_the_gang(prod: Plan) -> None:
+    js = k8s(prod, "JobSet", "llm-pretrain")
+    spec = job_spec(js)
     assert spec["activeDeadlineSeconds"] == 72 * 3600
-    assert spec["backoffLimit"] == 3 * 2  # restarts of the whole two-pod torchrun group
-    assert spec["ttlSecondsAfterFinished"] == 24 * 3600
+    assert spec["backoffLimit"] == 0  # a failed rank fails the Job; the JobSet restarts the whole gang
     assert spec["podFailurePolicy"]["rules"][0] == {
-        "action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        "action": "FailJob", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+    policy = js["spec"]["failurePolicy"]
+    assert policy["maxRestarts"] == 3
+    assert policy["rules"] == [{"name": "disrupted", "action": "RestartJobSetAndIgnoreMaxRestarts",
+                                "onJobFailureReasons": ["PodFailurePolicy"]}]
+
+
+def test_a_run_is_queued_to_kueue_and_never_awaited_or_rerun_by_pulumi(prod: Plan) -> None:
+    js = k8s(prod, "JobSet", "llm-pretrain")
+    assert js["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "ml-platform"  # tags.team
+    assert js["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+    assert "ttlSecondsAfterFinished" not in js["spec"]  # a finished run stays: a later up never re-creates it
+    assert "suspend" not in js["spec"]  # Kueue suspends and admits it; pulumi must not fight over the field
+    lq = k8s(prod, "LocalQueue", "llm-pretrain")
+    assert lq["metadata"]["name"] == "ml-platform" and lq["spec"] == {"clusterQueue": "prod"}
+    assert not [r for r in prod.resources if r.type == "kubernetes:batch/v1:Job"]
 
 
 def test_cost_relevant_facts_are_readable_in_the_plan(prod: Plan) -> None:
-    job = k8s(prod, "Job", "llm-pretrain")
+    job = k8s(prod, "JobSet", "llm-pretrain")
     assert job["metadata"]["annotations"]["ai-infra/max-run-hours"] == "72"
     assert job["metadata"]["annotations"]["ai-infra/instance-type"] == "p5.48xlarge"
-    pod = job["spec"]["template"]["spec"]
+    pod = pod_spec(job)
     assert pod["nodeSelector"] == {"ai-infra/pool": "k8s-h100", "node.kubernetes.io/instance-type": "p5.48xlarge"}
     limits = pod["containers"][0]["resources"]["limits"]
     assert (limits["nvidia.com/gpu"], limits["vpc.amazonaws.com/efa"]) == (8, 32)
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
 
-def test_checkpoints_on_a_shared_claim_and_peers_behind_a_headless_service(prod: Plan) -> None:
+def test_checkpoints_on_a_shared_claim(prod: Plan) -> None:
     pvc = k8s(prod, "PersistentVolumeClaim", "llm-pretrain")["spec"]
     assert pvc == {"accessModes": ["ReadWriteMany"], "storageClassName": "efs-sc",
                    "resources": {"requests": {"storage": "1000Gi"}}}
-    svc = k8s(prod, "Service", "llm-pretrain")["spec"]
-    assert svc["clusterIP"] == "None" and svc["publishNotReadyAddresses"] is True
 
 
 def test_pods_are_locked_down(prod: Plan) -> None:
-    pod = k8s(prod, "Job", "llm-pretrain")["spec"]["template"]["spec"]
+    pod = pod_spec(k8s(prod, "JobSet", "llm-pretrain"))
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -106,6 +131,37 @@ def test_a_job_on_a_spot_pool_selects_spot_nodes(plan_values: Callable[..., Plan
         kubernetes={"version": "1.33", "gpuPools": [{"name": "l4", "instanceType": "g6.xlarge", "maxSize": 2,
                                                      "spot": True}]},
         workloads={"trainingJobs": [{"name": "sweep", "image": f"ghcr.io/a/trainer@{digest}", "pool": "l4"}]})
-    pod = k8s(plan, "Job", "sweep")["spec"]["template"]["spec"]
+    pod = pod_spec(k8s(plan, "JobSet", "sweep"))
     assert pod["nodeSelector"]["eks.amazonaws.com/capacityType"] == "SPOT"
     assert env(pod["containers"][0])["NPROC_PER_NODE"] == "1"
+
+
+def test_the_jobset_is_registered_with_its_spec_ignored(monkeypatch: pytest.MonkeyPatch,
+                                                        plan_values: Callable[..., Plan]) -> None:
+    """Editing a submitted run's keys must not replace (re-run) it on the next `pulumi up`."""
+    from components.workloads import pods
+
+    seen: dict[str, Any] = {}
+    original = pods.register
+
+    def spy(name: str, manifests: Any, opts: Any, extra_opts: Any = None) -> Any:
+        if any(m["kind"] == "JobSet" for m in manifests):
+            seen.update(extra_opts or {})
+        return original(name, manifests, opts, extra_opts)
+
+    monkeypatch.setattr(pods, "register", spy)
+    digest = "sha256:" + "1" * 64
+    plan_values(kubernetes={"version": "1.33", "gpuPools": [{"name": "l4", "instanceType": "g6.xlarge"}]},
+                workloads={"trainingJobs": [{"name": "sweep", "image": f"ghcr.io/a/trainer@{digest}", "pool": "l4"}]})
+    assert sorted(seen["JobSet"].ignore_changes) == ["metadata", "spec"]
+
+
+def test_a_renamed_job_keeps_its_checkpoint_folder(plan_values: Callable[..., Plan]) -> None:
+    digest = "sha256:" + "1" * 64
+    plan = plan_values(
+        kubernetes={"version": "1.33", "gpuPools": [{"name": "l4", "instanceType": "g6.xlarge"}]},
+        workloads={"trainingJobs": [{"name": "sweep-v2", "checkpointPath": "sweep", "sharedMount": "/data",
+                                     "image": f"ghcr.io/a/trainer@{digest}", "pool": "l4"}]})
+    c = pod_spec(k8s(plan, "JobSet", "sweep-v2"))["containers"][0]
+    assert env(c)["CHECKPOINT_DIR"] == "/data/checkpoints/sweep"
+    assert {"name": "shared", "mountPath": "/data"} in c["volumeMounts"]
