@@ -1,7 +1,7 @@
 """What the rules share: plain properties (unknowns kept as a marker), stack config, the stack's cost.
 
 Fail closed everywhere: a value unknown at preview that decides a verdict is a violation
-(`is_unknown`, `items`), a rule that crashes reports a mandatory violation instead of an
+(`is_unknown`, `items`, `values`, `mapping`), a rule that crashes reports a mandatory violation instead of an
 error the engine may not surface (`guarded`), and a number that is not finite and
 non-negative (a usage figure, a price, a cost line) can never pass a budget.
 """
@@ -25,9 +25,7 @@ from aiinfra.costs import UNKNOWN, CostResource, StackCost, UsageError, estimate
 from aiinfra.costs.model import money
 from aiinfra.policyhost import ENVIRONMENTS
 
-__all__ = ["HOURS_PER_MONTH", "UNKNOWN", "money"]
-
-__all__ += ["ENVIRONMENTS", "NEGOTIATED_FILE"]
+__all__ = ["ENVIRONMENTS", "HOURS_PER_MONTH", "NEGOTIATED_FILE", "UNKNOWN", "money"]
 
 
 def plain(value: Any) -> Any:
