@@ -156,6 +156,19 @@ def test_resave_of_a_step_keeps_the_old_copy_until_the_new_one_is_published(tmp_
     assert _same(checkpoint.load_model_state(checkpoint.latest(str(tmp_path))), second.weights())  # type: ignore[arg-type]
 
 
+def test_a_failed_prune_is_reported_and_training_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = Run(str(tmp_path), keep=1)
+    run.save(10)
+
+    def denied(loc: storage.Location) -> None:
+        raise storage.StorageError(f"cannot delete {loc}: HTTP 403 AccessDenied", 403)
+
+    monkeypatch.setattr(storage, "delete", denied)
+    result = run.save(20)
+    assert "HTTP 403 AccessDenied" in result.prune_error and result.pruned == ()
+    assert [c.step for c in checkpoint.list_complete(str(tmp_path))] == [10, 20]  # extra, never missing
+
+
 def test_prune_refuses_unless_given_the_newest_published(tmp_path: Path) -> None:
     run = Run(str(tmp_path), keep=5)
     run.save(10)

@@ -73,6 +73,8 @@ class SaveResult:
     total_s: float
     """From the call until the checkpoint was published (and older ones pruned)."""
     pruned: tuple[str, ...] = ()
+    prune_error: str = ""
+    """Why pruning failed (e.g. no delete permission on the bucket); the checkpoint itself is published."""
 
 
 class Checkpointer:
@@ -196,9 +198,12 @@ class Checkpointer:
             files.update(part)
         info = checkpoints.publish(dest, step, files, metadata)
         FAULT_HOOK("published")
-        pruned = checkpoints.prune(self.root, self.keep, info)
+        try:  # a failed prune leaves extra checkpoints, never a missing one: report it, keep training
+            pruned, prune_error = checkpoints.prune(self.root, self.keep, info), ""
+        except (CheckpointError, storage.StorageError) as exc:
+            pruned, prune_error = [], str(exc)
         FAULT_HOOK("pruned")
-        return SaveResult(step, str(info.location), blocked, time.perf_counter() - t0, tuple(pruned))
+        return SaveResult(step, str(info.location), blocked, time.perf_counter() - t0, tuple(pruned), prune_error)
 
     # --- load ---------------------------------------------------------------------------------------------
 

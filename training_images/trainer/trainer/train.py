@@ -376,6 +376,7 @@ def _train(
                 path=result.location,
                 seconds=round(result.total_s, 3),
                 pruned=len(result.pruned),
+                **({"prune_error": result.prune_error} if result.prune_error else {}),
             )
 
     # Set by save_checkpoint; the copy into CPU memory then runs while training goes on, until gate().
