@@ -238,3 +238,43 @@ def test_row23_user_data_installs_the_lustre_client_when_missing(prod: Plan) -> 
     install = script.index("lustre-client-modules-$(uname -r)")
     assert script.index("if ! modinfo lustre") < install < script.index("mount -a")
 
+
+
+def test_row19_deploy_workflow_installs_the_gke_auth_plugin() -> None:
+    """Row 19: the GKE kubeconfig execs gke-gcloud-auth-plugin, which the deploy job never installed."""
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy-stack.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["up"]["steps"]
+    gcloud = [s for s in steps if str(s.get("uses", "")).startswith("google-github-actions/setup-gcloud@")]
+    assert len(gcloud) == 1 and gcloud[0]["with"]["install_components"] == "gke-gcloud-auth-plugin"
+    assert gcloud[0]["if"] == "inputs.cloud == 'gcp'"
+    names = [s.get("name", "") for s in steps]
+    assert steps.index(gcloud[0]) < next(i for i, n in enumerate(names) if n.startswith("pulumi up"))
+
+
+def test_review_table_names_every_row_and_tests_that_exist() -> None:
+    """docs/cloud-fidelity.md: 23 rows; each fixed row names tests (here, or `path::test`) that exist."""
+    import re
+
+    doc = (ROOT / "docs" / "cloud-fidelity.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\d+) \| [^|]+ \| [^|]+ \| ([^|]+) \| ([^|]+) \|$", doc, re.M)
+    assert [int(n) for n, _, _ in rows] == list(range(1, 24))
+    here = set(globals())
+    for number, status, proof in rows:
+        if "**fixed**" not in status:
+            continue
+        refs = re.findall(r"`([^`]*test[^`]*)`", proof)
+        assert refs, f"row {number} is marked fixed without a test"
+        path = ""
+        for ref in refs:
+            file, _, name = ref.rpartition("::")
+            path = file or path
+            if path and name.startswith("test_"):
+                assert f"def {name}(" in (ROOT / path).read_text(encoding="utf-8"), f"row {number}: {ref}"
+            elif ref.startswith("test_") and ref.endswith("*"):
+                assert any(n.startswith(ref[:-1]) for n in here), f"row {number}: no {ref}"
+            elif ref.startswith("test_"):
+                assert ref in here, f"row {number}: {ref} is not in {__name__}"
+            else:
+                assert (ROOT / ref).exists(), f"row {number}: {ref} does not exist"
