@@ -3,6 +3,7 @@
 - `aws.py`: every `aws:` type the components create;
 - `gcp.py`: every `gcp:` type;
 - `kubernetes.py`: the `kubernetes:` objects priced themselves (jobs, claims); the rest are free.
+- `serving.py`: a GPU Deployment's floor (nodes its minimum replicas keep beyond its pool's minimum).
 
 To price a new resource type, write `def _thing(res: CostResource, ctx: Context) -> CostLine`
 in the module of its provider, build it from `aiinfra/costs/inputs.py` (`get`, `num`, `quote`,
