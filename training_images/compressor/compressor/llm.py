@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import shutil
 import time
@@ -72,11 +71,26 @@ class Measured:
 
 
 def _quiet_libraries(visible: bool) -> None:
-    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "false" if visible else "true")
+    """Library output on stderr only, and none at all when no one is watching.
+
+    llm-compressor and compressed-tensors log through loguru, whose console sink llm-compressor
+    points at stdout (on import, and again when oneshot sets up distributed logging): that would mix
+    log lines into the report on stdout. Its own logging is switched off (the stage lines say what it
+    does), and compressed-tensors' lines go to stderr on a terminal, nowhere otherwise.
+    """
+    import os
+    import sys
+
+    os.environ.setdefault("LLM_COMPRESSOR_LOG_DISABLED", "true")  # read on every (re)configuration
+    import llmcompressor  # noqa: F401 - configures its loguru sinks on import; replaced below
+    from loguru import logger
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    if not visible:
+    logger.remove()
+    if visible:
+        logger.add(sys.stderr, level="INFO", format="{time:HH:mm:ss} | {level} - {message}")
+    else:
         hf_logging.disable_progress_bar()
 
 
