@@ -280,6 +280,12 @@ BINDINGS: dict[str, Binding] = {
         "name": None, "zone": None, "project": None, "tpu.nodeSpecs": "tpu.nodeSpec",
         "tpu.nodeSpecs[].parent": None, "tpu.nodeSpecs[].node.networkConfig.network": None,
         "tpu.nodeSpecs[].node.networkConfig.subnetwork": None}),
+    # The queued resource the program makes through the TPU REST API itself (components/compute/tpu_queued.py):
+    # its inputs are the request body, plus the call's path and query parameters.
+    "pulumi-python:dynamic/tpu:QueuedResource": gcp("tpu.v2", "tpu.projects.locations.queuedResources.create", {
+        "__provider": None, "project": None, "zone": None, "queuedResourceId": None,
+        "tpu.nodeSpec[].parent": None, "tpu.nodeSpec[].node.networkConfig.network": None,
+        "tpu.nodeSpec[].node.networkConfig.subnetwork": None}),
     "gcp:filestore/instance:Instance": gcp("file.v1", "file.projects.locations.instances.create", {
         "name": None, "location": None, "zone": None, "project": None,
         "fileShares": "fileShares|wrap", "networks[].network": None}),

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from aiinfra.catalog.usage import Usage
 from aiinfra.costs.inputs import Context, Pricer, Unpriced
 from aiinfra.costs.model import Category, CostLine, CostResource, StackCost, Status
-from aiinfra.costs.pricers import aws, gcp, kubernetes, serving
+from aiinfra.costs.pricers import aws, gcp, kubernetes, serving, tpu_queued
 
 __all__ = ["FREE_TYPES", "PRICED_TYPES", "PRICERS", "Context", "estimate_resource", "estimate_stack", "is_costed"]
 
@@ -31,7 +31,8 @@ def _merge(*tables: Mapping[str, Pricer]) -> dict[str, Pricer]:
     return merged
 
 
-PRICERS: dict[str, Pricer] = _merge(aws.PRICERS, gcp.PRICERS, kubernetes.PRICERS, serving.PRICERS)
+PRICERS: dict[str, Pricer] = _merge(aws.PRICERS, gcp.PRICERS, kubernetes.PRICERS, serving.PRICERS,
+                                    tpu_queued.PRICERS)
 PRICED_TYPES: frozenset[str] = frozenset(PRICERS)
 
 # Cloud resource types with no charge of their own. Each is here on purpose: anything not

@@ -81,6 +81,10 @@ class PlanMocks(pulumi.runtime.Mocks):
             rid = self._aws_outputs(token, name, outputs)
         elif package == "gcp":
             rid = self._gcp_outputs(token, name, outputs)
+        elif token == "pulumi-python:dynamic/tpu:QueuedResource":
+            # The REST API's name for it (components/compute/tpu_queued.py makes this its id).
+            rid = (f"projects/{outputs.get('project') or self.gcp_project}/locations/{outputs.get('zone')}/"
+                   f"queuedResources/{outputs.get('queuedResourceId') or name}")
         elif token == "docker-build:index:Image":
             # A pushed image: its digest, and `ref` as repository@digest (what workloads pin).
             digest = f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"

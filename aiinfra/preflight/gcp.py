@@ -45,7 +45,8 @@ MIGS = ("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
 AUTOSCALERS = ("gcp:compute/regionAutoscaler:RegionAutoscaler", "gcp:compute/autoscaler:Autoscaler")
 NODE_POOL = "gcp:container/nodePool:NodePool"
 TPU_VM = "gcp:tpu/v2Vm:V2Vm"
-QUEUED = "gcp:tpu/v2QueuedResource:V2QueuedResource"
+QUEUED = ("gcp:tpu/v2QueuedResource:V2QueuedResource",
+          "pulumi-python:dynamic/tpu:QueuedResource")  # the REST API one (components/compute/tpu_queued.py)
 
 
 class GcpApiError(Exception):
@@ -217,8 +218,9 @@ def gcp_needs(plan: Plan) -> GcpNeeds:
         needs.append(GcpNeed(name=_label(vm, by_urn, prefix), kind="tpu vm",
                              tpu_type=str(vm.inputs.get("acceleratorType")), zones=(str(vm.inputs.get("zone")),),
                              count=1, spot=bool(sched.get("spot") or sched.get("preemptible"))))
-    for qr in (r for r in plan.resources if r.type == QUEUED):
-        specs = [s for s in (qr.inputs.get("tpu") or {}).get("nodeSpecs") or [] if isinstance(s, dict)]
+    for qr in (r for r in plan.resources if r.type in QUEUED):
+        tpu = qr.inputs.get("tpu") or {}
+        specs = [s for s in tpu.get("nodeSpecs") or tpu.get("nodeSpec") or [] if isinstance(s, dict)]
         by_type: dict[tuple[str, str], int] = {}
         for spec in specs:
             zone = str(spec.get("parent") or "").rsplit("/", 1)[-1] or str(qr.inputs.get("zone") or "")

@@ -1,5 +1,6 @@
-"""A TPU pod: one slice as a TPU VM (`gcp.tpu.V2Vm`), or a queued resource (`gcp.tpu.V2QueuedResource`)
-for queued provisioning and multislice (N identical slices that train as one job). Private network,
+"""A TPU pod: one slice as a TPU VM (`gcp.tpu.V2Vm`), or a queued resource (the TPU REST API through
+`components.compute.tpu_queued`, which the provider's `V2QueuedResource` cannot do) for queued
+provisioning and multislice (N identical slices that train as one job). Private network,
 no external IPs, a least-privilege service account, optional data disks.
 """
 
@@ -15,6 +16,7 @@ from aiinfra.catalog.rules.gcp import queued_tpu_service_account
 from aiinfra.catalog.tpu import TpuSlice, tpu_slice
 from components.compute.config import TpuPodSpec, TpuPurchase
 from components.compute.gcp_gpu_group import account_id
+from components.compute.tpu_queued import QueuedResource, queued_resource_body
 
 # What a TPU VM needs: read/write checkpoints in the bucket, logs, metrics, and (for JAX/XLA on
 # multi-host slices) reading its own TPU node to find its peer workers.
@@ -78,16 +80,11 @@ class TpuPod(pulumi.ComponentResource):
             # the project's Compute Engine default account (rules.gcp.queued_tpu_service_account), which
             # gets objectUser on the bucket here so the project can strip it of Editor.
             self.service_account_email = None
-            tpu = gcp.tpu.V2QueuedResourceTpuArgs(node_specs=[
-                gcp.tpu.V2QueuedResourceTpuNodeSpecArgs(
-                    parent=f"projects/{args.project}/locations/{pod.zone}", node_id=node_id,
-                    node=gcp.tpu.V2QueuedResourceTpuNodeSpecNodeArgs(
-                        accelerator_type=pod.accelerator_type, runtime_version=pod.runtime_version,
-                        network_config=gcp.tpu.V2QueuedResourceTpuNodeSpecNodeNetworkConfigArgs(**network),
-                        description=f"{pod.name} slice {i + 1} of {pod.slices}"))
-                for i, node_id in enumerate(node_ids(pod))
-            ])
-            qr = gcp.tpu.V2QueuedResource(f"{name}-qr", zone=pod.zone, tpu=tpu, opts=child)
+            # Through the TPU REST API (components/compute/tpu_queued.py): one node spec with
+            # multisliceParams for N slices, deleted with force=true on destroy or replacement.
+            qr = QueuedResource(f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
+                                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id),
+                                opts=child)
             # The slices read datasets and write checkpoints as the default account: give it the bucket.
             number = gcp.organizations.get_project_output(project_id=args.project,
                                                           opts=pulumi.InvokeOutputOptions(parent=self)).number

@@ -43,8 +43,10 @@ def _validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
     elif t == "gcp:tpu/v2Vm:V2Vm":
         if mapping(p.get("networkConfig")).get("enableExternalIps") not in (None, False, "false"):
             report(f"{args.name}: networkConfig.enableExternalIps is not false", None)
-    elif t == "gcp:tpu/v2QueuedResource:V2QueuedResource":
-        specs = items(mapping(p.get("tpu")).get("nodeSpecs"))
+    elif t in ("gcp:tpu/v2QueuedResource:V2QueuedResource", "pulumi-python:dynamic/tpu:QueuedResource"):
+        # The provider's list is `nodeSpecs`; the REST body (components/compute/tpu_queued.py) `nodeSpec`.
+        tpu = mapping(p.get("tpu"))
+        specs = items(tpu.get("nodeSpecs") if "nodeSpecs" in tpu else tpu.get("nodeSpec"))
         if specs is None:
             report(f"{args.name}: tpu.nodeSpecs {_UNKNOWN_NOTE}", None)
         for spec in specs or []:

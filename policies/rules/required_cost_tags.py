@@ -24,6 +24,7 @@ UNTAGGABLE: dict[str, str] = {
     "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": "VMs take the instance template's labels",
     "gcp:compute/instanceGroupManager:InstanceGroupManager": "VMs take the instance template's labels",
     "gcp:tpu/v2QueuedResource:V2QueuedResource": "the queued-resource API has no labels",
+    "pulumi-python:dynamic/tpu:QueuedResource": "the queued-resource API has no labels",
 }
 # Where the tags live when not in `tags` / `labels`.
 TAG_PATHS: dict[str, str] = {

@@ -242,8 +242,9 @@ def test_gcp_dev_stack_is_small_and_spot(plan_stack: Any) -> None:
 
 def test_gcp_prod_stack_is_protected_multislice_on_ultra(plan_stack: Any) -> None:
     plan = plan_stack("gcp-prod")
-    (qr,) = plan.by_type("gcp:tpu/v2QueuedResource:V2QueuedResource")
-    assert [s["node"]["acceleratorType"] for s in qr.inputs["tpu"]["nodeSpecs"]] == ["v5p-128", "v5p-128"]
+    (qr,) = plan.by_type("pulumi-python:dynamic/tpu:QueuedResource")  # components/compute/tpu_queued.py
+    (spec,) = qr.inputs["tpu"]["nodeSpec"]
+    assert (spec["node"]["acceleratorType"], spec["multisliceParams"]["nodeCount"]) == ("v5p-128", 2)
     (vpc,) = plan.by_type("gcp:compute/network:Network")
     assert vpc.inputs["mtu"] == 8896
     assert len(plan.by_type("gcp:compute/resourcePolicy:ResourcePolicy")) == 2

@@ -4,6 +4,7 @@
 - `gcp.py`: every `gcp:` type;
 - `kubernetes.py`: the `kubernetes:` objects priced themselves (jobs, claims); the rest are free.
 - `serving.py`: a GPU Deployment's floor (nodes its minimum replicas keep beyond its pool's minimum).
+- `tpu_queued.py`: the TPU queued resource made through the REST API (components/compute/tpu_queued.py).
 
 To price a new resource type, write `def _thing(res: CostResource, ctx: Context) -> CostLine`
 in the module of its provider, build it from `aiinfra/costs/inputs.py` (`get`, `num`, `quote`,

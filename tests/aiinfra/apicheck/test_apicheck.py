@@ -129,9 +129,9 @@ def test_gcp_enums(plans: dict[str, Plan]) -> None:
     [msg] = mutated(plans, "gcp:container/nodePool:NodePool", {"nodeConfig.taints.0.effect": "NoSchedule"},
                     where="placementPolicy")
     assert "nodeConfig.taints[0].effect: 'NoSchedule'" in msg and "NodeTaint.effect values" in msg
-    [msg] = mutated(plans, "gcp:tpu/v2QueuedResource:V2QueuedResource",
-                    {"tpu.nodeSpecs.0.node.acceleratorConfig": {"type": "V5E", "topology": "4x4"}})
-    assert "tpu.nodeSpecs[0].node.acceleratorConfig.type: 'V5E' is not one of the Cloud TPU API's " \
+    [msg] = mutated(plans, "pulumi-python:dynamic/tpu:QueuedResource",
+                    {"tpu.nodeSpec.0.node.acceleratorConfig": {"type": "V5E", "topology": "4x4"}})
+    assert "tpu.nodeSpec[0].node.acceleratorConfig.type: 'V5E' is not one of the Cloud TPU API's " \
            "AcceleratorConfig.type values: TYPE_UNSPECIFIED, V2, V3, V4, V5LITE_POD, V5P, V6E" in msg
 
 
@@ -310,6 +310,7 @@ EXPECTED_COVERAGE = {
     "gcp:storage/bucketIAMMember:BucketIAMMember": "not checked: a read-modify-write of the bucket IAM policy",
     "gcp:tpu/v2QueuedResource:V2QueuedResource": "tpu.v2 tpu.projects.locations.queuedResources.create",
     "gcp:tpu/v2Vm:V2Vm": "tpu.v2 tpu.projects.locations.nodes.create",
+    "pulumi-python:dynamic/tpu:QueuedResource": "tpu.v2 tpu.projects.locations.queuedResources.create",
 }
 
 

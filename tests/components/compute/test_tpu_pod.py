@@ -1,5 +1,5 @@
 """TPU pods: a single slice as a TPU VM (spot, private, own service account, data disks) and multislice
-as one queued resource with one node per slice."""
+as one queued resource with one node spec carrying multisliceParams (slices named <name>-<i>)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_single_spot_slice_is_a_private_tpu_vm(plan_values: Callable[..., Plan],
     (disk,) = plan.by_type("gcp:compute/disk:Disk")
     assert (disk.inputs["size"], disk.inputs["type"], disk.inputs["zone"]) == (300, "pd-balanced", "us-central1-a")
     assert i["dataDisks"] == [{"sourceDisk": disk.id, "mode": "READ_WRITE"}]
-    assert not plan.by_type("gcp:tpu/v2QueuedResource:V2QueuedResource")
+    assert not plan.by_type("pulumi-python:dynamic/tpu:QueuedResource")
     assert plan.exports["tpuPods"] == {"t1": ["t1"]}
 
 
@@ -61,13 +61,12 @@ def test_multislice_is_one_queued_resource(plan_values: Callable[..., Plan], bas
     base_gcp["ai-infra:tpuPods"] = [{"name": "big", "acceleratorType": "v5p-128", "zone": "us-central1-a",
                                      "slices": 4}]
     plan = plan_values(base_gcp, base=False)
-    (qr,) = plan.by_type("gcp:tpu/v2QueuedResource:V2QueuedResource")
-    specs = qr.inputs["tpu"]["nodeSpecs"]
-    assert [s["nodeId"] for s in specs] == ["big-0", "big-1", "big-2", "big-3"]
-    for s in specs:
-        assert s["parent"] == "projects/ai-infra-test-1234/locations/us-central1-a"
-        assert s["node"]["acceleratorType"] == "v5p-128"
-        assert s["node"]["runtimeVersion"] == "v2-alpha-tpuv5"
-        assert s["node"]["networkConfig"]["enableExternalIps"] is False
+    (qr,) = plan.by_type("pulumi-python:dynamic/tpu:QueuedResource")  # the REST API path (tpu_queued.py)
+    (s,) = qr.inputs["tpu"]["nodeSpec"]
+    assert s["multisliceParams"] == {"nodeCount": 4, "nodeIdPrefix": "big"} and "nodeId" not in s
+    assert s["parent"] == "projects/ai-infra-test-1234/locations/us-central1-a"
+    assert s["node"]["acceleratorType"] == "v5p-128"
+    assert s["node"]["runtimeVersion"] == "v2-alpha-tpuv5"
+    assert s["node"]["networkConfig"]["enableExternalIps"] is False
     assert not plan.by_type("gcp:tpu/v2Vm:V2Vm")
     assert plan.exports["tpuPods"] == {"big": ["big-0", "big-1", "big-2", "big-3"]}

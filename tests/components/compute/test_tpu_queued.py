@@ -1,0 +1,165 @@
+"""The TPU queued resource through the REST API (components/compute/tpu_queued.py): a multislice is one
+node spec with multisliceParams, the provider's calls (create, read, force delete, replace on change),
+and the plan's price, API check, preflight needs and public-IP policy for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from aiinfra.apicheck import check_resource
+from aiinfra.costs import CostResource, Status, estimate_stack
+from aiinfra.offline import Plan
+from aiinfra.preflight.gcp import gcp_needs
+from components.compute.tpu_queued import (
+    TOKEN,
+    QueuedResourceError,
+    QueuedResourceProvider,
+    queued_resource_body,
+)
+from components.spec import TpuPodSpec
+
+PARENT = "projects/ai-infra-test-1234/locations/us-central1-a"
+QR_URL = "https://tpu.googleapis.com/v2/projects/proj/locations/us-central1-a/queuedResources"
+
+
+def pod(**kw: Any) -> TpuPodSpec:
+    base: dict[str, Any] = {"name": "big", "accelerator_type": "v5p-128", "generation": "v5p",
+                            "zone": "us-central1-a", "runtime_version": "v2-alpha-tpuv5", "queued": True}
+    return TpuPodSpec(**{**base, **kw})
+
+
+# -- the request body -------------------------------------------------------------------------------
+
+
+def test_multislice_is_one_node_spec_with_multislice_params() -> None:
+    body = queued_resource_body(pod(slices=4), "proj", "net", "sub")
+    (spec,) = body["tpu"]["nodeSpec"]
+    assert spec["multisliceParams"] == {"nodeCount": 4, "nodeIdPrefix": "big"}
+    assert "nodeId" not in spec  # the API: nodeId only for a single node
+    assert spec["parent"] == "projects/proj/locations/us-central1-a"
+    assert spec["node"]["networkConfig"] == {"network": "net", "subnetwork": "sub", "enableExternalIps": False,
+                                             "canIpForward": False}
+
+
+def test_one_queued_slice_is_named_by_node_id() -> None:
+    (spec,) = queued_resource_body(pod(), "proj", "net", "sub")["tpu"]["nodeSpec"]
+    assert spec["nodeId"] == "big" and "multisliceParams" not in spec
+
+
+# -- the provider's REST calls ---------------------------------------------------------------------
+
+
+class _Resp:
+    def __init__(self, status: int, body: dict[str, Any] | None = None) -> None:
+        self.status_code, self._body = status, body or {}
+
+    def json(self) -> Any:
+        return self._body
+
+    @property
+    def text(self) -> str:
+        return str(self._body) if self._body else ""
+
+
+class FakeSession:
+    """Records calls; answers from a queue of responses."""
+
+    def __init__(self, *answers: _Resp) -> None:
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def request(self, method: str, url: str, **kwargs: Any) -> _Resp:
+        self.calls.append((method, url, kwargs))
+        return self.answers.pop(0)
+
+
+def provider(session: FakeSession) -> QueuedResourceProvider:
+    return QueuedResourceProvider(session=lambda: session, sleep=lambda _s: None)
+
+
+PROPS = {"project": "proj", "zone": "us-central1-a", "queuedResourceId": "big",
+         **queued_resource_body(pod(slices=2), "proj", "net", "sub")}
+
+
+def test_create_posts_the_body_and_waits_for_the_operation() -> None:
+    s = FakeSession(_Resp(200, {"name": "projects/proj/locations/us-central1-a/operations/op1", "done": False}),
+                    _Resp(200, {"name": "projects/proj/locations/us-central1-a/operations/op1", "done": True}))
+    result = provider(s).create(dict(PROPS))
+    method, url, kw = s.calls[0]
+    assert (method, url, kw["params"]) == ("POST", QR_URL, {"queuedResourceId": "big"})
+    assert kw["json"] == {"tpu": PROPS["tpu"]}  # path and query parameters are not in the body
+    assert kw["json"]["tpu"]["nodeSpec"][0]["multisliceParams"] == {"nodeCount": 2, "nodeIdPrefix": "big"}
+    assert s.calls[1][:2] == ("GET", "https://tpu.googleapis.com/v2/projects/proj/locations/us-central1-a/"
+                                     "operations/op1")
+    assert result.id == "projects/proj/locations/us-central1-a/queuedResources/big"
+
+
+def test_create_surfaces_the_api_error() -> None:
+    s = FakeSession(_Resp(400, {"error": {"message": "Invalid multislice_params.node_count"}}))
+    with pytest.raises(QueuedResourceError, match=r"HTTP 400.*node_count"):
+        provider(s).create(dict(PROPS))
+    s = FakeSession(_Resp(200, {"name": "op", "done": True, "error": {"code": 8, "message": "quota"}}))
+    with pytest.raises(QueuedResourceError, match="quota"):
+        provider(s).create(dict(PROPS))
+
+
+def test_delete_forces_so_an_active_queued_resource_goes() -> None:
+    rid = "projects/proj/locations/us-central1-a/queuedResources/big"
+    s = FakeSession(_Resp(200, {"name": "op", "done": True}))
+    provider(s).delete(rid, dict(PROPS))
+    assert s.calls == [("DELETE", f"https://tpu.googleapis.com/v2/{rid}", {"params": {"force": "true"}})]
+    provider(FakeSession(_Resp(404))).delete(rid, dict(PROPS))  # already gone: not an error
+
+
+def test_read_of_a_deleted_queued_resource_drops_it() -> None:
+    assert provider(FakeSession(_Resp(404))).read("x", dict(PROPS)).id is None
+    assert provider(FakeSession(_Resp(200, {"name": "x"}))).read("x", dict(PROPS)).outs == PROPS
+
+
+def test_any_change_replaces_deleting_first() -> None:
+    p = provider(FakeSession())
+    assert not p.diff("x", dict(PROPS), dict(PROPS)).changes
+    bigger = {**PROPS, **queued_resource_body(pod(slices=4), "proj", "net", "sub")}
+    d = p.diff("x", dict(PROPS), bigger)
+    assert (d.changes, d.replaces, d.delete_before_replace) == (True, ["tpu"], True)
+
+
+# -- the plan: captured, priced, API-checked, preflighted, policy-checked ----------------------------
+
+
+@pytest.fixture
+def multislice_plan(plan_values: Callable[..., Plan], base_gcp: dict[str, Any]) -> Plan:
+    base_gcp["ai-infra:tpuPods"] = [{"name": "big", "acceleratorType": "v5p-128", "zone": "us-central1-a",
+                                     "slices": 3}]
+    return plan_values(base_gcp, base=False)
+
+
+def test_plan_has_one_queued_resource_with_its_rest_id(multislice_plan: Plan) -> None:
+    (qr,) = multislice_plan.by_type(TOKEN)
+    assert qr.id == "projects/ai-infra-test-1234/locations/us-central1-a/queuedResources/big"
+    assert qr.inputs["tpu"]["nodeSpec"][0]["parent"] == PARENT
+    assert multislice_plan.exports["tpuPods"] == {"big": ["big-0", "big-1", "big-2"]}
+
+
+def test_plan_prices_every_slice(multislice_plan: Plan) -> None:
+    (qr,) = multislice_plan.by_type(TOKEN)
+    line = estimate_stack([CostResource(qr.urn, qr.type, qr.name, qr.inputs)], "us-central1").lines[0]
+    assert line.status is Status.PRICED, line.reason
+    assert line.accelerators == 3 * 64
+    assert line.monthly_usd == pytest.approx(730 * 3 * 64 * 4.20, rel=1e-4)
+
+
+def test_plan_is_checked_against_the_tpu_api(multislice_plan: Plan) -> None:
+    (qr,) = multislice_plan.by_type(TOKEN)
+    assert check_resource(qr.type, qr.name, qr.inputs) == []
+    spec = {**qr.inputs["tpu"]["nodeSpec"][0], "multisliceParams": {"nodeCount": 2**40, "nodeIdPrefix": "big"}}
+    (problem,) = check_resource(qr.type, qr.name, {**qr.inputs, "tpu": {"nodeSpec": [spec]}})
+    assert "tpu.nodeSpec[0].multisliceParams.nodeCount" in str(problem)
+
+
+def test_preflight_counts_the_slices(multislice_plan: Plan) -> None:
+    (need,) = [n for n in gcp_needs(multislice_plan).needs if n.kind == "queued resource"]
+    assert (need.tpu_type, need.zones, need.count) == ("v5p-128", ("us-central1-a",), 3)
