@@ -13,9 +13,11 @@ import pulumi
 import pulumi_gcp as gcp
 
 from aiinfra.catalog.gcp import gcp_machine_type
-from aiinfra.catalog.rules.gcp import regional_mig_target_shape
+from aiinfra.catalog.gpu_fabric import gpu_fabric
+from aiinfra.catalog.rules.gcp import gpu_nic_layout, regional_mig_target_shape
 from components.common import Purchase
 from components.compute.config import GcpGpuGroupSpec
+from components.network.gpu_fabric import GpuFabricNetworks
 from components.network.tiers import GcpTier
 
 # Deep Learning VM image with CUDA; `install-nvidia-driver` makes it load the driver at first boot.
@@ -136,6 +138,18 @@ class GcpGpuGroup(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # On `ultra`, a machine type with GPU NICs (A3 High: 4, GPUDirect-TCPX) gets one gVNIC per GPU NIC,
+        # each on its own MTU-8244 network (components/network/gpu_fabric.py, rules.gcp.gpu_nic_layout).
+        nics: list[dict[str, Any]] = [{"subnetwork": args.subnet_self_link, "nic_type": nic_type(g, args.tier)}]
+        fabric = gpu_fabric(g.machine_type) if args.tier.tier1_networking else None
+        if fabric is not None:
+            fabric_nets = GpuFabricNetworks(f"{name}-fabric", fabric, args.region, args.project, opts=child)
+            nics += [{"network": n.network, "subnetwork": n.subnetwork, "nic_type": fabric.nic_type}
+                     for n in fabric_nets.nics]
+            problem = gpu_nic_layout(g.machine_type, [str(n["nic_type"]) for n in nics],
+                                     [n.mtu for n in fabric_nets.nics])
+            if problem:
+                raise ValueError(f"gpuGroups {g.name}: {problem}")
         script = pulumi.Output.from_input(args.filestore_ip).apply(
             lambda ip: startup_script(ip, args.filestore_share))
         # Nested inputs are plain dicts (the SDK accepts them); typed as Any for the overloads.
@@ -145,7 +159,7 @@ class GcpGpuGroup(pulumi.ComponentResource):
             disks=[{"boot": True, "auto_delete": True, "source_image": IMAGE, "disk_size_gb": g.boot_disk_gib,
                     "disk_type": g.boot_disk_type.value}],
             guest_accelerators=guest_accelerators(g),
-            network_interfaces=[{"subnetwork": args.subnet_self_link, "nic_type": nic_type(g, args.tier)}],
+            network_interfaces=nics,
             network_performance_config={"total_egress_bandwidth_tier": "TIER_1"}
             if tier1_networking(g, args.tier) else None,
             scheduling=scheduling(g),

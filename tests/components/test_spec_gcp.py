@@ -245,8 +245,8 @@ def test_gcp_prod_stack_is_protected_multislice_on_ultra(plan_stack: Any) -> Non
     (qr,) = plan.by_type("pulumi-python:dynamic/tpu:QueuedResource")  # components/compute/tpu_queued.py
     (spec,) = qr.inputs["tpu"]["nodeSpec"]
     assert (spec["node"]["acceleratorType"], spec["multisliceParams"]["nodeCount"]) == ("v5p-128", 2)
-    (vpc,) = plan.by_type("gcp:compute/network:Network")
-    assert vpc.inputs["mtu"] == 8896
+    (vpc,) = [n for n in plan.by_type("gcp:compute/network:Network") if "-fabric-" not in n.name]
+    assert vpc.inputs["mtu"] == 8896  # the GPU NIC networks (MTU 8244) are tests/components/compute/test_gpu_fabric.py
     assert len(plan.by_type("gcp:compute/resourcePolicy:ResourcePolicy")) == 2
     for token in ("gcp:storage/bucket:Bucket", "gcp:filestore/instance:Instance"):
         (store,) = plan.by_type(token)

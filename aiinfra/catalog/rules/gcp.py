@@ -6,6 +6,8 @@ Google accepts the value), or the value Google requires. See `__init__.py`.
 
 from __future__ import annotations
 
+from aiinfra.catalog.gpu_fabric import gpu_fabric
+
 
 def regional_mig_target_shape(autoscaled: bool) -> str:
     """A regional MIG with an autoscaler takes target distribution shape EVEN or BALANCED, never ANY.
@@ -45,6 +47,29 @@ def cpu_autoscaler_min_replicas(min_replicas: int) -> str | None:
     if min_replicas < 1:
         return ("is 0: a CPU-utilization autoscaler has no CPU signal from an empty group and never scales out "
                 "again; use minSize >= 1, or drop autoscaling and set targetSize (0 keeps the group empty)")
+    return None
+
+
+def gpu_nic_layout(machine_type: str, nic_types: list[str], gpu_network_mtus: list[int]) -> str | None:
+    """A GPU machine with GPU NICs gets its bandwidth only with one gVNIC per GPU NIC, each in its own VPC.
+
+    "a3-highgpu-8g VMs have five physical NICs": one host NIC and four GPU NICs, each in its own
+    VPC network with MTU 8244, all gVNIC, for GPUDirect-TCPX (the NIC count per machine type is
+    the catalog fact `aiinfra.catalog.gpu_fabric`). With the host NIC only, NCCL runs over TCP on it.
+    Source: https://cloud.google.com/compute/docs/gpus/gpudirect
+    As of: 2026-11-30
+    Checked: plan (GCP GPU groups on the ultra tier)
+    """
+    fabric = gpu_fabric(machine_type)
+    if fabric is None:
+        return None
+    if len(nic_types) != 1 + fabric.gpu_nics:
+        return (f"{machine_type} needs {1 + fabric.gpu_nics} network interfaces (1 host + {fabric.gpu_nics} GPU NICs "
+                f"for {fabric.technology}), not {len(nic_types)}")
+    if any(t != fabric.nic_type for t in nic_types):
+        return f"{machine_type}: every network interface must be {fabric.nic_type} for {fabric.technology}"
+    if len(gpu_network_mtus) != fabric.gpu_nics or any(m != fabric.mtu for m in gpu_network_mtus):
+        return f"{machine_type}: each GPU NIC needs its own VPC network with MTU {fabric.mtu}, got {gpu_network_mtus}"
     return None
 
 
