@@ -163,3 +163,15 @@ def test_plan_is_checked_against_the_tpu_api(multislice_plan: Plan) -> None:
 def test_preflight_counts_the_slices(multislice_plan: Plan) -> None:
     (need,) = [n for n in gcp_needs(multislice_plan).needs if n.kind == "queued resource"]
     assert (need.tpu_type, need.zones, need.count) == ("v5p-128", ("us-central1-a",), 3)
+
+
+def test_the_provider_is_stored_by_reference_to_this_module() -> None:
+    """Pulumi pickles the provider into the state: it must name the module, not embed code or credentials."""
+    import base64
+
+    import dill
+    from pulumi.dynamic.dynamic import serialize_provider
+
+    blob = base64.b64decode(serialize_provider(QueuedResourceProvider()))
+    assert b"components.compute.tpu_queued" in blob and len(blob) < 1024
+    assert type(dill.loads(blob)) is QueuedResourceProvider
