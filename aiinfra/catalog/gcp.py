@@ -35,7 +35,10 @@ class GcpMachineType:
     family: str
     gpu_count: int
     accelerator: str
-    """Catalog name of the GPU (see `accelerators.json`)."""
+    """Canonical name of the GPU (a row of `accelerators.json`), e.g. `h100`."""
+    accelerator_type: str
+    """Compute Engine accelerator type of its GPUs (`nvidia-h100-mega-80gb` on `a3-megagpu-8g`): what
+    `guestAccelerators` and GKE's `cloud.google.com/gke-accelerator` label name them."""
     vcpu: int
     memory_gib: float
     network_gbps: int
@@ -73,6 +76,7 @@ class N1Accelerator:
     name: str
     """Compute Engine accelerator type, e.g. `nvidia-tesla-t4`."""
     accelerator: str
+    """Canonical name of the GPU, e.g. `t4`."""
     memory_gib: int
     max_vcpus: dict[int, int]
     """GPU count -> the most vCPUs an N1 machine may have with that many GPUs."""

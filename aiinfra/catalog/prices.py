@@ -25,7 +25,6 @@ __all__ = [
     "PriceError",
     "PriceQuote",
     "UnitPrice",
-    "bundled_accelerators",
     "hourly_price",
     "known_names",
     "known_regions",
@@ -104,7 +103,6 @@ class _Row:
     as_of: str
     no_public_price: str = ""
     spot_source: str = ""
-    includes: tuple[str, int] | None = None
 
 
 @cache
@@ -118,10 +116,9 @@ def _rows() -> dict[tuple[str, str], _Row]:
             r["as_of"], r.get("no_public_price", ""), r.get("spot_source", ""))
     gcp = load_json("prices_gcp.json")
     for r in gcp["machine_types"]:
-        bundled = (r["includes_accelerator"], r["includes_count"]) if "includes_accelerator" in r else None
+        # A machine's bundled GPUs (count and model) are hardware facts: gcp_machines.json.
         out[(r["name"], r["region"])] = _Row(
-            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"],
-            includes=bundled)
+            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"])
     for r in gcp["gpus"]:
         out[(r["name"], r["region"])] = _Row(
             r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, r["unit"], r["source"],
@@ -152,14 +149,6 @@ def known_names() -> set[str]:
     names = {name for name, _ in _rows()}
     names |= {f"{gen}-N" for gen, _ in _tpu_rows()}
     return names
-
-
-def bundled_accelerators(machine_type: str) -> tuple[str, int] | None:
-    """(GPU name, count) that an accelerator-optimized GCE machine type includes in its price."""
-    for (name, _), row in _rows().items():
-        if name == machine_type:
-            return row.includes
-    return None
 
 
 def known_regions() -> set[str]:

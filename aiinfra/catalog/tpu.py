@@ -6,6 +6,9 @@ all derive chips, hosts and topology from it, so the naming rule is written once
 
 - v4 and v5p name slices by TensorCores (2 per chip): `v4-32` is 16 chips, `v5p-128` is 64.
 - v5e (`v5litepod-N`) and v6e name slices by chips: `v5litepod-16` is 16, `v6e-256` is 256.
+
+GKE's naming of TPU node pools is written here too, once: `gke_machine_type()` (slice to node
+machine type) and `gke_tpu_machine()` (machine type back to generation and chips per node).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ __all__ = [
     "TpuSlice",
     "TpuTypeError",
     "accelerator_types",
+    "gke_machine_type",
+    "gke_tpu_machine",
     "topology",
     "tpu_generation",
+    "tpu_generation_for_gke",
     "tpu_generations",
     "tpu_slice",
 ]
@@ -42,6 +48,8 @@ class TpuGeneration:
     """Catalog name: `v4`, `v5e`, `v5p`, `v6e`."""
     type_prefix: str
     """How accelerator types start: `v5litepod` for v5e, else the name."""
+    api_type: str
+    """The TPU API's name of the generation in `acceleratorConfig.type`: `V5LITE_POD` for v5e."""
     suffix_counts: str
     """What the number in the type counts: `tensorcores` or `chips`."""
     tensorcores_per_chip: int
@@ -85,6 +93,10 @@ class TpuGeneration:
 
     def accelerator_type(self, size: int) -> str:
         return f"{self.type_prefix}-{size}"
+
+    def slice_type(self, chips: int) -> str:
+        """The accelerator type of a slice of `chips` chips: `v5p-128` for 64 v5p chips, `v6e-16` for 16."""
+        return self.accelerator_type(chips * (self.tensorcores_per_chip if self.suffix_counts == "tensorcores" else 1))
 
     @property
     def accelerator_types(self) -> tuple[str, ...]:
@@ -215,3 +227,36 @@ def tpu_slice(accelerator_type: str) -> TpuSlice:
 def tpu_generation_for_gke(accelerator_label: str) -> TpuGeneration | None:
     """The generation whose GKE accelerator label is `accelerator_label` (None if none)."""
     return next((g for g in tpu_generations().values() if g.gke_accelerator == accelerator_label), None)
+
+
+# GKE names a TPU node's machine type `<stem>-<chips>t` (`ct5lp-hightpu-4t`: 4 v5e chips). The
+# catalog row holds the multi-host machine (`gke_machine_type`); the stem is everything before
+# its last `-`. Source: https://cloud.google.com/kubernetes-engine/docs/concepts/plan-tpus
+_GKE_CHIPS = re.compile(r"^(?P<stem>.+)-(?P<chips>\d+)t$")
+
+
+def gke_machine_type(slice_: TpuSlice) -> str:
+    """The GKE node machine type that runs `slice_` ('' where GKE has no TPU pools of its generation).
+
+    A multi-host slice takes its generation's multi-host machine (`ct5p-hightpu-4t`); a
+    single-host slice the machine with exactly its chips (`ct5lp-hightpu-8t` for `v5litepod-8`).
+    """
+    gen = tpu_generation(slice_.generation)
+    if gen is None or not gen.gke_machine_type:
+        return ""
+    if slice_.multi_host:
+        return gen.gke_machine_type
+    m = _GKE_CHIPS.match(gen.gke_machine_type)
+    return f"{m.group('stem')}-{slice_.chips}t" if m else gen.gke_machine_type
+
+
+def gke_tpu_machine(machine_type: str) -> tuple[TpuGeneration, int] | None:
+    """(generation, chips per node) of a GKE TPU machine type such as `ct5lp-hightpu-4t`; None if it is not one."""
+    m = _GKE_CHIPS.match(machine_type)
+    if m is None:
+        return None
+    for gen in tpu_generations().values():
+        own = _GKE_CHIPS.match(gen.gke_machine_type)
+        if own is not None and own.group("stem") == m.group("stem"):
+            return gen, int(m.group("chips"))
+    return None

@@ -15,15 +15,12 @@ from typing import Any
 import yaml
 
 from aiinfra.catalog.gcp import filestore_tier
+from aiinfra.catalog.storage import fsx_lustre
 from aiinfra.sizing.formulas import GIB
 from aiinfra.sizing.training import Candidate, TrainingPlan
 
 __all__ = ["filestore_capacity_gib", "fsx_capacity_gib", "stack_config", "stack_config_yaml"]
 
-# FSx for Lustre PERSISTENT_2 capacities: 1200 GiB or a multiple of 2400 GiB
-# (https://docs.aws.amazon.com/fsx/latest/APIReference/API_CreateFileSystem.html, StorageCapacity).
-_FSX_SMALLEST = 1200
-_FSX_STEP = 2400
 _FILESTORE_TIER = "ZONAL"
 """Zonal Filestore: next to the accelerators, 1 to 100 TiB (catalog gcp_filestore.json)."""
 
@@ -32,10 +29,7 @@ def fsx_capacity_gib(storage_bytes: float, throughput_mbps: float, per_unit_mbps
     """The smallest valid FSx for Lustre capacity holding `storage_bytes` and giving `throughput_mbps`."""
     for_space = storage_bytes / GIB
     for_speed = throughput_mbps / per_unit_mbps_per_tib * 1024
-    need = max(for_space, for_speed)
-    if need <= _FSX_SMALLEST:
-        return _FSX_SMALLEST
-    return math.ceil(need / _FSX_STEP) * _FSX_STEP
+    return fsx_lustre().capacity_for(max(for_space, for_speed))
 
 
 def filestore_capacity_gib(storage_bytes: float, tier: str = _FILESTORE_TIER) -> int:

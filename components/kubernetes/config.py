@@ -24,17 +24,12 @@ from aiinfra.catalog import aws_instance_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.rules.aws import eks_public_access_cidrs, eks_version_support
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
+from aiinfra.contract import ACCELERATOR_LABEL, GPU_TAINT_KEY, POOL_LABEL, TPU_TAINT_KEY  # noqa: F401 (re-exported)
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
 from components.config_reader import RESOURCE_NAME, Reader, get, hint, key_of, keys, setting, settings, show
 
 _EC2_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z0-9]+$")
 _GCE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
-
-GPU_TAINT_KEY = "nvidia.com/gpu"
-"""Taint on every GPU node (`nvidia.com/gpu=present:NoSchedule`): only pods that ask for GPUs land there."""
-TPU_TAINT_KEY = "google.com/tpu"
-POOL_LABEL = "ai-infra/pool"
-ACCELERATOR_LABEL = "ai-infra/accelerator"
 
 
 class ReleaseChannel(StrEnum):

@@ -9,7 +9,8 @@ project-wide.
 
 from __future__ import annotations
 
-from components.kubernetes.config import ACCELERATOR_LABEL, addon_image
+from aiinfra.contract import ACCELERATOR_LABEL
+from components.kubernetes.config import addon_image
 from components.kubernetes.manifests import PART_OF, Manifest
 
 EFA_LABEL = "ai-infra/efa"

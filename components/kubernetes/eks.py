@@ -13,9 +13,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from aiinfra.contract import GPU_TAINT_KEY
 from components.kubernetes import cluster_autoscaler, device_plugins
 from components.kubernetes import manifests as pods
-from components.kubernetes.config import GPU_TAINT_KEY, GpuPoolSpec, KubernetesSpec
+from components.kubernetes.config import GpuPoolSpec, KubernetesSpec
 from components.kubernetes.device_plugins import EFA_LABEL
 from components.kubernetes.identity import irsa_trust_policy
 from components.kubernetes.placement import node_labels

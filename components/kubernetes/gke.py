@@ -15,7 +15,8 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
 from aiinfra.catalog.rules.gcp import gke_node_service_account_roles
-from components.kubernetes.config import GPU_TAINT_KEY, TPU_TAINT_KEY, GpuPoolSpec, KubernetesSpec, TpuPoolSpec
+from aiinfra.contract import GPU_TAINT_KEY, TPU_TAINT_KEY
+from components.kubernetes.config import GpuPoolSpec, KubernetesSpec, TpuPoolSpec
 from components.kubernetes.placement import node_labels
 
 FILESTORE_STORAGE_CLASS = "standard-rwx"

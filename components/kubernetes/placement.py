@@ -1,7 +1,8 @@
 """Where a pod lands: node selectors, tolerations and accelerator resources for each kind of pool.
 
 The cluster components label and taint their node pools; this module is the one place that
-turns a pool into the matching pod scheduling terms, so labels and selectors cannot drift.
+turns a pool into the matching pod scheduling terms, so labels and selectors cannot drift. The
+label and taint keys are the contract with the estimator (`aiinfra/contract.py`).
 """
 
 from __future__ import annotations
@@ -9,23 +10,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from components.kubernetes.config import (
+from aiinfra.catalog.canonical import canonical_accelerator
+from aiinfra.contract import (
     ACCELERATOR_LABEL,
+    GKE_TPU_ACCELERATOR_LABEL,
+    GKE_TPU_TOPOLOGY_LABEL,
     GPU_TAINT_KEY,
+    INSTANCE_TYPE_LABEL,
     POOL_LABEL,
+    SPOT_LABELS,
     TPU_TAINT_KEY,
-    GpuPoolSpec,
-    TpuPoolSpec,
 )
+from components.kubernetes.config import GpuPoolSpec, TpuPoolSpec
 
 GPU_RESOURCE = "nvidia.com/gpu"
 TPU_RESOURCE = "google.com/tpu"
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 SYSTEM_POOL = "system"
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-"""Well-known label the kubelet sets; selecting on it also lets the cost estimate price a pod's node."""
-SPOT_LABELS = {"aws": ("eks.amazonaws.com/capacityType", "SPOT"), "gcp": ("cloud.google.com/gke-spot", "true")}
-"""Labels EKS and GKE put on spot nodes."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +48,10 @@ class Placement:
 
 
 def node_labels(pool: GpuPoolSpec | TpuPoolSpec | None) -> dict[str, str]:
-    """Labels the cluster puts on a pool's nodes (None: the system pool)."""
+    """Labels the cluster puts on a pool's nodes (None: the system pool); the accelerator by its canonical name."""
     if pool is None:
         return {POOL_LABEL: SYSTEM_POOL}
-    return {POOL_LABEL: pool.name, ACCELERATOR_LABEL: pool.accelerator}
+    return {POOL_LABEL: pool.name, ACCELERATOR_LABEL: canonical_accelerator(pool.accelerator) or pool.accelerator}
 
 
 def system_placement(instance_type: str) -> Placement:
@@ -87,8 +88,8 @@ def tpu_placement(pool: TpuPoolSpec) -> Placement:
         instance_type=pool.machine_type,
         node_selector=_spot({
             POOL_LABEL: pool.name,
-            "cloud.google.com/gke-tpu-accelerator": pool.accelerator,
-            "cloud.google.com/gke-tpu-topology": pool.topology,
+            GKE_TPU_ACCELERATOR_LABEL: pool.accelerator,
+            GKE_TPU_TOPOLOGY_LABEL: pool.topology,
         }, "gcp", pool.spot),
         tolerations=({"key": TPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},),
         accelerator=pool.accelerator,

@@ -33,6 +33,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from aiinfra.contract import ACCELERATOR_LABEL, POOL_LABEL
 from components.kubernetes.placement import EFA_RESOURCE, TPU_RESOURCE, Placement
 from components.workloads import pods
 from components.workloads.config import Launcher, TrainingJobSpec
@@ -107,9 +108,9 @@ def nproc_per_node(job: TrainingJobSpec, placement: Placement) -> int:
 def cost_annotations(job: TrainingJobSpec, placement: Placement) -> dict[str, str]:
     """What a run costs is priced from these (with activeDeadlineSeconds and completions)."""
     return {
-        "ai-infra/pool": placement.pool,
+        POOL_LABEL: placement.pool,
         "ai-infra/instance-type": placement.instance_type,
-        "ai-infra/accelerator": placement.accelerator,
+        ACCELERATOR_LABEL: placement.accelerator,
         "ai-infra/accelerators-per-node": str(job.accelerators_per_node),
         "ai-infra/nodes": str(job.nodes),
         "ai-infra/max-run-hours": str(job.max_run_hours),

@@ -253,11 +253,8 @@ def refresh_gcp(doc: Mapping[str, Any], machines: Iterable[Mapping[str, Any]], s
                 found_m[(name, region)] = Found(values, f"{listed}; SKUs {', '.join(sorted(set(ids)))}")
 
     def bundled(ident: tuple[str, str]) -> dict[str, Any]:
-        base: dict[str, Any] = {"on_demand": None, "spot": None, "source": "", "as_of": ""}
-        # A new region's row carries what the type's other rows carry (e.g. its bundled GPUs).
-        like: Mapping[str, Any] = next((r for r in doc["machine_types"] if r["name"] == ident[0]), {})
-        base.update({k: v for k, v in like.items() if k.startswith("includes_")})
-        return base
+        # A new region's row is prices only: a machine's bundled GPUs are in gcp_machines.json.
+        return {"on_demand": None, "spot": None, "source": "", "as_of": ""}
 
     machine_rows = merge_rows(report, "machine_types", list(doc["machine_types"]), "name", found_m, bundled,
                               [ident for ident in found_m])

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aiinfra.catalog import aws_instance_type
+from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.prices import Market
 from aiinfra.costs.inputs import (
     Context,
@@ -96,12 +96,6 @@ def _asg_fleet(res: CostResource, ctx: Context) -> _Fleet:
     return _Fleet(types, desired, max_size, on_demand, hours, note, market, pct >= 100 and base >= 0)
 
 
-def instance_accelerators(itype: str) -> tuple[int, str]:
-    """(GPUs per instance, accelerator name) of an EC2 instance type; (0, "") for none or unknown."""
-    facts = aws_instance_type(itype)
-    return (facts.gpu_count, facts.accelerator) if facts else (0, "")
-
-
 def _asg(res: CostResource, ctx: Context) -> CostLine:
     f = _asg_fleet(res, ctx)
     primary = f.types[0]
@@ -125,7 +119,7 @@ def _asg(res: CostResource, ctx: Context) -> CostLine:
     if worst_spot:
         q = max((quote(t, ctx, Market.SPOT) for t in f.types), key=lambda x: x.hourly_usd)
         worst.append(Part(worst_spot, f"{q.name} spot", H, q.hourly_usd))
-    gpus, accel = instance_accelerators(primary)
+    gpus, accel = machine_accelerators(primary)
     hourly = sum(p.count * p.price for p in parts)
     line = cost_line(res, Category.ACCELERATORS if gpus else Category.COMPUTE, parts, worst, hourly=hourly,
                      accelerators=gpus * f.worst, accelerator_name=accel, spot=worst_od == 0,
@@ -199,7 +193,7 @@ def _eks_node_group(res: CostResource, ctx: Context) -> CostLine:
     if disk:
         parts.append(Part(desired, f"{fmt_hours(disk)} GB gp3 node disk", 1, disk * gp3, "volume-months of"))
         worst.append(Part(max_size, f"{fmt_hours(disk)} GB gp3 node disk", 1, disk * gp3, "volume-months of"))
-    gpus, accel = instance_accelerators(str(types[0]))
+    gpus, accel = machine_accelerators(str(types[0]))
     return cost_line(res, Category.ACCELERATORS if gpus else Category.COMPUTE, parts, worst,
                      hourly=desired * q.hourly_usd, accelerators=gpus * max_size, accelerator_name=accel,
                      spot=market is Market.SPOT, on_demand_accelerators=0 if market is Market.SPOT else gpus * max_size)

@@ -8,10 +8,11 @@ of the two (`aiinfra/costs/estimate.py` merges the tables of every cloud).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
-from aiinfra.catalog.prices import Market, PriceQuote, bundled_accelerators, tpu_chips
+from aiinfra.catalog.canonical import canonical_accelerator, machine_accelerators
+from aiinfra.catalog.prices import Market, PriceQuote, tpu_chips
+from aiinfra.catalog.tpu import gke_tpu_machine, tpu_generation
 from aiinfra.costs.inputs import (
     Context,
     H,
@@ -32,10 +33,6 @@ from aiinfra.costs.model import Category, CostLine, CostResource
 # GCP instance groups and machine prices
 # ----------------------------------------------------------------------------------------
 
-_GKE_TPU_MACHINE = re.compile(r"^ct(\d)(lp|p|e)?-[a-z]+-(\d+)t$")
-_GKE_TPU_GEN = {("4", "p"): "v4", ("5", "lp"): "v5e", ("5", "p"): "v5p", ("6", "e"): "v6e"}
-
-
 def _gcp_region(location: str) -> str:
     """'us-central1-a' -> 'us-central1'; a region stays itself."""
     parts = location.split("-")
@@ -43,28 +40,29 @@ def _gcp_region(location: str) -> str:
 
 
 def _gcp_machine_price(machine: str, accelerators: Any, spot: bool, ctx: Context) -> tuple[float, str, int, str]:
-    """$/h of one VM: the machine type (GPUs included for a2/a3/g2) plus attached GPUs; GPU count."""
+    """$/h of one VM: the machine type (GPUs included for a2/a3/g2) plus attached GPUs; accelerators
+    per VM and their canonical name. A GKE TPU node (`ct5lp-hightpu-4t`) is priced as the slice it hosts."""
     market = Market.SPOT if spot else Market.ON_DEMAND
-    tpu = _GKE_TPU_MACHINE.match(machine)
-    if tpu:
-        gen = _GKE_TPU_GEN.get((tpu.group(1), tpu.group(2) or ""))
-        if gen is None:
-            raise Unpriced(f"TPU machine type {machine!r} is not priced")
-        chips = int(tpu.group(3))
-        q = quote(f"{'v5litepod' if gen == 'v5e' else gen}-{chips * (2 if gen in ('v4', 'v5p') else 1)}", ctx, market)
-        return q.hourly_usd, f"{machine} {q.market}", chips, gen
+    tpu = gke_tpu_machine(machine)
+    if tpu is not None:
+        generation, chips = tpu
+        q = quote(generation.slice_type(chips), ctx, market)
+        return q.hourly_usd, f"{machine} {q.market}", chips, generation.name
     q = quote(machine, ctx, market)
-    price, what, count, name = q.hourly_usd, f"{machine} {q.market}", 0, ""
-    bundled = bundled_accelerators(machine)
-    if bundled:
-        name, count = bundled
+    price, what = q.hourly_usd, f"{machine} {q.market}"
+    count, name = machine_accelerators(machine)
     for acc in accelerators or []:
         gpu = str(get(acc, "type", required=True)).rsplit("/", 1)[-1]
         n = int(num(acc, "count", 1))
+        canonical = canonical_accelerator(gpu)
+        if count and canonical == name:
+            continue  # GKE names the machine's own GPUs in guestAccelerators: their price is the machine's
         gq = quote(gpu, ctx, market)
+        if canonical is None:
+            raise Unpriced(f"accelerator type {gpu!r} is not in the accelerator catalog")
         price += n * gq.hourly_usd
         what += f" + {n} x {gpu}"
-        count, name = count + n, gpu
+        count, name = count + n, canonical
     return price, what, count, name
 
 
@@ -126,12 +124,15 @@ def _instance_template(res: CostResource, ctx: Context) -> CostLine:
 
 
 def _tpu_from_config(cfg: Any) -> str:
-    kind = str(get(cfg, "type", required=True)).lower()
+    """The accelerator type of an `acceleratorConfig` (`{type: V5LITE_POD, topology: 2x4}` -> `v5litepod-8`)."""
+    kind = str(get(cfg, "type", required=True))
     topo = str(get(cfg, "topology", required=True))
     chips = math.prod(int(x) for x in topo.split("x"))
-    gen = {"v5litepod": "v5e", "v5lite_pod": "v5e"}.get(kind, kind)
-    cores = chips * (2 if gen in ("v2", "v3", "v4", "v5p") else 1)
-    return f"{'v5litepod' if gen == 'v5e' else gen}-{cores}"
+    name = canonical_accelerator(kind) or canonical_accelerator(kind.upper())
+    generation = tpu_generation(name) if name else None
+    if generation is None:
+        raise Unpriced(f"acceleratorConfig.type {kind!r} is not a TPU generation the catalog prices")
+    return generation.slice_type(chips)
 
 
 def _chips(q: PriceQuote) -> str:

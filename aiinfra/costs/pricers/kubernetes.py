@@ -14,9 +14,17 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.gcp import filestore_tier, gke_filestore_classes
-from aiinfra.catalog.prices import Market, tpu_chips
+from aiinfra.catalog.prices import Market
 from aiinfra.catalog.tpu import tpu_generation_for_gke
+from aiinfra.contract import (
+    GKE_TPU_ACCELERATOR_LABEL,
+    GKE_TPU_TOPOLOGY_LABEL,
+    INSTANCE_TYPE_LABELS,
+    POOL_LABEL,
+    SPOT_LABELS,
+)
 from aiinfra.costs.inputs import (
     Context,
     H,
@@ -32,7 +40,6 @@ from aiinfra.costs.inputs import (
     unit,
 )
 from aiinfra.costs.model import Category, CostLine, CostResource, Status
-from aiinfra.costs.pricers.aws import instance_accelerators
 
 # ----------------------------------------------------------------------------------------
 # A training job costs per run
@@ -45,29 +52,26 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
     deadline = num(spec, "activeDeadlineSeconds")
     nodes = int(num(spec, "parallelism", 1))
     selector = get(spec, "template.spec.nodeSelector", {}) or {}
-    itype = selector.get("node.kubernetes.io/instance-type") or selector.get("beta.kubernetes.io/instance-type")
-    tpu_acc = selector.get("cloud.google.com/gke-tpu-accelerator")
-    topo = selector.get("cloud.google.com/gke-tpu-topology")
-    spot = (selector.get("cloud.google.com/gke-spot") == "true"
-            or selector.get("eks.amazonaws.com/capacityType") == "SPOT")
+    itype = next((selector[k] for k in INSTANCE_TYPE_LABELS if selector.get(k)), None)
+    tpu_acc = selector.get(GKE_TPU_ACCELERATOR_LABEL)
+    topo = selector.get(GKE_TPU_TOPOLOGY_LABEL)
+    spot = any(selector.get(label) == value for label, value in SPOT_LABELS.values())
     market = Market.SPOT if spot else Market.ON_DEMAND
     if itype:
         q = quote(str(itype), ctx, market)
         node_price, what = q.hourly_usd, f"{itype} {q.market}"
-        gpus, accel = instance_accelerators(str(itype))
+        gpus, accel = machine_accelerators(str(itype))
         chips = 0
     elif tpu_acc and topo:
         generation = tpu_generation_for_gke(str(tpu_acc))
         if generation is None:
-            raise Unpriced(f"nodeSelector cloud.google.com/gke-tpu-accelerator {tpu_acc!r} is not priced")
-        gen = generation.type_prefix
+            raise Unpriced(f"nodeSelector {GKE_TPU_ACCELERATOR_LABEL} {tpu_acc!r} is not priced")
         chips = math.prod(int(x) for x in str(topo).split("x"))
-        per_chip = generation.tensorcores_per_chip if generation.suffix_counts == "tensorcores" else 1
-        slice_name = generation.accelerator_type(chips * per_chip)
+        slice_name = generation.slice_type(chips)
         q = quote(slice_name, ctx, market)
         # The whole slice runs the job; `parallelism` counts its hosts, not extra slices.
         node_price, what, nodes, gpus = q.hourly_usd, f"{slice_name} slice {q.market}", 1, 0
-        accel = (tpu_chips(slice_name) or (gen, 0))[0]
+        accel = generation.name
     else:
         raise Unpriced("the job's nodeSelector names no instance type or TPU slice; the node price decides the cost")
     hours = deadline / 3600
@@ -119,8 +123,6 @@ def _k8s_jobset(res: CostResource, ctx: Context) -> CostLine:
 # ----------------------------------------------------------------------------------------
 # Claims that provision storage, and the cluster pools jobs land on
 # ----------------------------------------------------------------------------------------
-
-POOL_LABEL = "ai-infra/pool"
 
 _QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "K": 10**3, "M": 10**6, "G": 10**9,
              "T": 10**12, "P": 10**15}

@@ -129,3 +129,45 @@ def test_importable_without_pulumi() -> None:
             "print(tpu_slice('v5p-128').chips)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "64"
+
+
+def test_gke_machine_naming_round_trips_for_every_slice() -> None:
+    from aiinfra.catalog.tpu import gke_machine_type, gke_tpu_machine
+
+    for gen in tpu_generations().values():
+        for size in gen.valid_sizes:
+            s = tpu_slice(gen.accelerator_type(size))
+            machine = gke_machine_type(s)
+            found = gke_tpu_machine(machine)
+            assert found is not None, machine
+            generation, chips_per_node = found
+            assert generation.name == gen.name
+            assert chips_per_node == s.chips // s.hosts, (s.accelerator_type, machine)
+
+
+@pytest.mark.parametrize(("accelerator_type", "machine"), [
+    ("v5litepod-1", "ct5lp-hightpu-1t"),
+    ("v5litepod-8", "ct5lp-hightpu-8t"),
+    ("v5litepod-16", "ct5lp-hightpu-4t"),
+    ("v5p-8", "ct5p-hightpu-4t"),
+    ("v5p-128", "ct5p-hightpu-4t"),
+    ("v6e-256", "ct6e-standard-4t"),
+    ("v4-32", "ct4p-hightpu-4t"),
+])
+def test_gke_machine_type_of_a_slice(accelerator_type: str, machine: str) -> None:
+    from aiinfra.catalog.tpu import gke_machine_type
+
+    assert gke_machine_type(tpu_slice(accelerator_type)) == machine
+
+
+@pytest.mark.parametrize(("generation", "chips", "accelerator_type"), [
+    ("v4", 4, "v4-8"), ("v5p", 64, "v5p-128"), ("v5e", 16, "v5litepod-16"), ("v6e", 256, "v6e-256")])
+def test_slice_type_names_a_slice_by_its_chips(generation: str, chips: int, accelerator_type: str) -> None:
+    assert tpu_generations()[generation].slice_type(chips) == accelerator_type
+
+
+def test_gke_tpu_machine_is_none_for_other_machines() -> None:
+    from aiinfra.catalog.tpu import gke_tpu_machine
+
+    assert gke_tpu_machine("a3-highgpu-8g") is None
+    assert gke_tpu_machine("ct9x-hightpu-4t") is None
