@@ -6,7 +6,8 @@ including resource names and order, is the same code for both clouds.
 
 With training jobs the cluster gets Kueue and JobSet (controllers.py), a ResourceFlavor per
 accelerator pool and the environment's ClusterQueue with budget-derived quotas (queueing.py);
-each run gets a LocalQueue named after the team (`tags.team`). With a vLLM server it gets KEDA.
+each run gets a LocalQueue named after the team (`tags.team`). With a vLLM server it gets KEDA, and
+Prometheus (metrics.py) when a vLLM server keeps the default `prometheusUrl`.
 The quotas and their arithmetic are exported as `trainingQueues`.
 """
 
@@ -23,7 +24,7 @@ from aiinfra.catalog.images import image_name
 from components.errors import ConfigError
 from components.kubernetes.config import KubernetesSpec
 from components.kubernetes.placement import Placement, placement_for, system_placement
-from components.workloads import controllers, pods, queueing
+from components.workloads import controllers, metrics, pods, queueing
 from components.workloads.config import Engine, ServerSpec, TrainingJobSpec, WorkloadsSpec, stack_built
 from components.workloads.model_server import ModelServer, ModelServerArgs, ModelSource
 from components.workloads.training_job import SharedVolume, TrainingJob, TrainingJobArgs
@@ -83,6 +84,13 @@ def build_workloads(site: Site, workloads: WorkloadsSpec) -> dict[str, Any]:
     if releases:
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=releases))
     exports: dict[str, Any] = {}
+    if workloads.in_cluster_metrics:
+        # The Prometheus KEDA reads the vLLM servers' load from, on the system pool (metrics.py).
+        pods.register(f"{site.prefix}-prometheus", metrics.render(
+            workloads.in_cluster_metrics, system_placement(site.cluster.system_pool.instance_type),
+            site.cloud, workloads.metrics_volume_gib),
+            pulumi.ResourceOptions.merge(site.after_cluster, pulumi.ResourceOptions(provider=site.provider)))
+        exports["prometheusUrl"] = metrics.IN_CLUSTER_URL
     if workloads.training_jobs:
         flavors = [(q, placement_for(p, site.cloud)) for q, p in zip(
             queueing.quotas(site.cluster, site.region, site.monthly_budget_usd, site.budget_source),

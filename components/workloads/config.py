@@ -37,6 +37,9 @@ _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _MOUNT = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _BARE_IMAGE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
+PROMETHEUS_NAME, PROMETHEUS_NAMESPACE, PROMETHEUS_PORT = "prometheus", "monitoring", 9090
+IN_CLUSTER_URL = f"http://{PROMETHEUS_NAME}.{PROMETHEUS_NAMESPACE}.svc:{PROMETHEUS_PORT}"
+"""The default `prometheusUrl` of a vLLM server: the Prometheus components/workloads/metrics.py installs."""
 VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
 """The vLLM OpenAI-compatible server (https://hub.docker.com/r/vllm/vllm-openai, tag v0.11.0, 2025-10-02).
 Pinned by version tag; override `image` to pin a digest or another release."""
@@ -233,7 +236,9 @@ class ServerSpec:
     target_requests_running: int = setting("targetRequestsRunning", 64, lo=1, hi=10000,
                                            doc="`vllm`: ... or when `vllm:num_requests_running` per replica "
                                                "exceeds this")
-    prometheus_url: str = setting("prometheusUrl", "", type_doc="URL", default_doc="required (`vllm`)",
+    prometheus_url: str = setting("prometheusUrl", "", type_doc="URL",
+                                  default_doc="`vllm`: the in-cluster Prometheus (`http://prometheus.monitoring.svc:"
+                                              "9090`, installed for it)",
                                   doc="`vllm`: Prometheus query endpoint KEDA reads the vLLM metrics from")
     command: tuple[str, ...] = setting("command", (), type_doc="list of string", default_doc="the image's entry "
                                        "point", doc="container command")
@@ -261,6 +266,14 @@ class ServerSpec:
 class WorkloadsSpec:
     training_jobs: tuple[TrainingJobSpec, ...] = setting("trainingJobs", (), doc="")
     servers: tuple[ServerSpec, ...] = setting("servers", (), doc="")
+    metrics_volume_gib: int = setting("metricsVolumeGib", 20, lo=5, hi=1000, unit="GiB",
+                                      doc="the in-cluster Prometheus's volume (installed when a `vllm` server keeps "
+                                          "the default `prometheusUrl`); samples are kept 15 days or up to 80% of it")
+
+    @property
+    def in_cluster_metrics(self) -> tuple[str, ...]:
+        """Namespaces of the vLLM servers that read the in-cluster Prometheus (empty: it is not installed)."""
+        return tuple(s.name for s in self.servers if s.engine is Engine.VLLM and s.prometheus_url == IN_CLUSTER_URL)
 
 
 def parse_workloads(r: Reader, raw: Any, cluster: KubernetesSpec | None) -> WorkloadsSpec:
@@ -286,7 +299,12 @@ def parse_workloads(r: Reader, raw: Any, cluster: KubernetesSpec | None) -> Work
         if srv_obj is not None:
             servers.append(_parse_server(r, srv_obj, where, cluster))
             _unique(r, names, servers[-1].name, where)
-    return WorkloadsSpec(training_jobs=tuple(jobs), servers=tuple(servers))
+    spec = WorkloadsSpec(training_jobs=tuple(jobs), servers=tuple(servers),
+                         metrics_volume_gib=get(r, WorkloadsSpec, "metrics_volume_gib", obj, path))
+    if "metricsVolumeGib" in obj and not spec.in_cluster_metrics:
+        r.add(f"{path}.metricsVolumeGib", "applies only when a server with engine 'vllm' uses the in-cluster "
+                                          "Prometheus (no server here keeps the default prometheusUrl)")
+    return spec
 
 
 def _unique(r: Reader, names: dict[str, str], name: str, where: str) -> None:
@@ -429,12 +447,10 @@ def _parse_server(r: Reader, obj: Mapping[str, Any], where: str, cluster: Kubern
         r.add(f"{where}.port", "is required with engine 'custom' (the port the image listens on)")
     model_path = _object_path(r, obj, "modelPath", where, "", engine is not Engine.CUSTOM)
     prometheus = r.string(obj, "prometheusUrl", where, "", required=False)
-    if engine is Engine.VLLM and not prometheus:
-        r.add(f"{where}.prometheusUrl", "is required with engine 'vllm': KEDA scales replicas on "
-                                        "vllm:num_requests_waiting/running read from this Prometheus (e.g. "
-                                        "'http://prometheus-operated.monitoring.svc:9090')")
-    elif prometheus and not prometheus.startswith(("http://", "https://")):
+    if prometheus and not prometheus.startswith(("http://", "https://")):
         r.add(f"{where}.prometheusUrl", f"{show(prometheus)} is not an http(s) URL")
+    if engine is Engine.VLLM and not prometheus:
+        prometheus = IN_CLUSTER_URL
     for key in ("quantization", "maxModelLen", "targetRequestsWaiting", "targetRequestsRunning", "prometheusUrl"):
         if key in obj and engine is not Engine.VLLM:
             r.add(f"{where}.{key}", f"applies to engine 'vllm' only (this server's engine is {engine.value!r})")

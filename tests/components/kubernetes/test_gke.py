@@ -87,7 +87,8 @@ def test_tpu_training_job_and_gcs_fuse_server(gcp_prod: Plan) -> None:
     assert env["JAX_COORDINATOR_ADDRESS"] == "lm-tpu-node-0-0.lm-tpu:29500"
     assert pod["containers"][0]["image"].endswith("/trainer-tpu:1.0.0")
     assert env["DATA_URI"].startswith("gs://")
-    pvc = next(r.inputs for r in gcp_prod.by_type("kubernetes:core/v1:PersistentVolumeClaim"))
+    pvc = next(r.inputs for r in gcp_prod.by_type("kubernetes:core/v1:PersistentVolumeClaim")
+               if r.inputs["metadata"]["namespace"] == "lm-tpu")
     # Bound to the stack's Filestore (tests/components/workloads/test_shared_volume.py), not a new instance.
     assert (pvc["spec"]["storageClassName"], pvc["spec"]["volumeName"]) == ("", "ai-infra-gcp-prod-lm-tpu")
     dep = next(r.inputs for r in gcp_prod.by_type("kubernetes:apps/v1:Deployment")

@@ -196,9 +196,6 @@ def test_vllm_server_defaults_and_errors() -> None:
         "workloads.servers[0].acceleratorsPerNode: 8 exceeds the 4 GPUs a 'a10g' node has (tensor parallelism "
         "stays in one node)",
         "workloads.servers[0].maxReplicas: 4 replicas need 32 GPUs; pool 'a10g' has at most 8",
-        "workloads.servers[0].prometheusUrl: is required with engine 'vllm': KEDA scales replicas on "
-        "vllm:num_requests_waiting/running read from this Prometheus (e.g. "
-        "'http://prometheus-operated.monitoring.svc:9090')",
         "workloads.servers[0].targetCpuPercent: does not apply to engine 'vllm': it scales on queued and running "
         "requests (targetRequestsWaiting, targetRequestsRunning)",
     ]
@@ -211,3 +208,26 @@ def test_custom_server_needs_a_port_and_probes_are_checked() -> None:
         "workloads.servers[0].quantization: applies to engine 'vllm' only (this server's engine is 'custom')",
         "workloads.servers[0].readiness.path: 'v2/health/ready' must start with '/'",
     ]
+
+
+def test_vllm_servers_default_to_the_in_cluster_prometheus() -> None:
+    values = copy.deepcopy(BASE)
+    chat = {"name": "chat", "engine": "vllm", "pool": "a10g", "modelPath": "models/llama-8b-w4a16", "maxReplicas": 4}
+    values["workloads"]["servers"] = [chat, {**chat, "name": "own", "prometheusUrl": "https://amp.example/prom"}]
+    workloads = parse_spec(values, "ai-infra", "test").workloads
+    assert [s.prometheus_url for s in workloads.servers] == ["http://prometheus.monitoring.svc:9090",
+                                                             "https://amp.example/prom"]
+    # Only the server keeping the default is scraped by (and installs) the in-cluster Prometheus.
+    assert workloads.in_cluster_metrics == ("chat",)
+    assert workloads.metrics_volume_gib == 20
+    values["workloads"]["metricsVolumeGib"] = 2
+    values["workloads"]["servers"][1]["prometheusUrl"] = "prometheus:9090"
+    assert problems(values) == [
+        "workloads.servers[1].prometheusUrl: 'prometheus:9090' is not an http(s) URL",
+        "workloads.metricsVolumeGib: 2 is out of range; allowed 5..1000 (GiB)",
+    ]
+    values["workloads"]["metricsVolumeGib"] = 50
+    values["workloads"]["servers"] = [{**chat, "prometheusUrl": "https://amp.example/prom"}]
+    assert problems(values) == [
+        "workloads.metricsVolumeGib: applies only when a server with engine 'vllm' uses the in-cluster Prometheus "
+        "(no server here keeps the default prometheusUrl)"]

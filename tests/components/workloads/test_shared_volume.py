@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -12,11 +13,16 @@ PV = "kubernetes:core/v1:PersistentVolume"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 
 
+def _training_claims(plan: Plan) -> list[Any]:
+    """The claims of training jobs (not the in-cluster Prometheus's, namespace `monitoring`)."""
+    return [r for r in plan.by_type(PVC) if r.inputs["metadata"].get("namespace") != "monitoring"]
+
+
 def test_the_checkpoint_claim_binds_the_stacks_filestore(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("gcp-prod")
     (instance,) = plan.by_type("gcp:filestore/instance:Instance")
     (pv,) = plan.by_type(PV)
-    (pvc,) = plan.by_type(PVC)
+    (pvc,) = _training_claims(plan)
     csi = pv.inputs["spec"]["csi"]
     assert csi["driver"] == "filestore.csi.storage.gke.io"
     assert csi["volumeHandle"] == (f"modeInstance/{instance.inputs['location']}/{instance.outputs['name']}/"
@@ -31,7 +37,7 @@ def test_the_checkpoint_claim_binds_the_stacks_filestore(plan_stack: Callable[..
 def test_without_a_stack_filestore_the_csi_class_provisions_one(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("gcp-prod", ["storage.filestore.enabled=false"])
     assert not plan.by_type(PV)
-    (pvc,) = plan.by_type(PVC)
+    (pvc,) = _training_claims(plan)
     assert pvc.inputs["spec"]["storageClassName"] == "standard-rwx"
 
 
