@@ -22,11 +22,21 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
+from aiinfra.catalog import images as image_catalog
 from components.common import Cloud
 from components.images_config import ImagesSpec
 
-IMAGE_NAMES: tuple[str, ...] = ("trainer", "compressor", "server", "trainer_tpu")
-"""The images in `training_images/`: each has `training_images/<image>/Dockerfile`."""
+IMAGE_NAMES: tuple[str, ...] = tuple(image_catalog.images())
+"""The images in `training_images/`, as the image catalog (`aiinfra/catalog/data/images.json`) names
+them: the names workloads use for stack-built images and the repositories' names."""
+
+
+def dockerfile_of(image: str) -> str:
+    """The image's Dockerfile, relative to `training_images/` (the catalog's `dockerfile`)."""
+    info = image_catalog.image(image)
+    if info is None:
+        raise KeyError(f"{image!r} is not in the image catalog")
+    return info.dockerfile
 
 SHARED_FOLDERS: tuple[str, ...] = ("common",)
 """Folders of `training_images/` that every image copies (the shared storage/checkpoint library)."""
@@ -41,7 +51,7 @@ def context_tag(context_root: Path, image: str) -> str:
     that without reading git.
     """
     digest = hashlib.sha256()
-    for folder in (*SHARED_FOLDERS, image):
+    for folder in (*SHARED_FOLDERS, Path(dockerfile_of(image)).parent.as_posix()):
         for path in sorted(p for p in (context_root / folder).rglob("*")
                            if p.is_file() and "__pycache__" not in p.parts):
             digest.update(path.relative_to(context_root).as_posix().encode())
@@ -154,7 +164,7 @@ class ContainerImages(pulumi.ComponentResource):
                 "password": pulumi.Output.secret(client.access_token)}
 
     def _build(self, name: str, image: str, args: ContainerImagesArgs, registry: dict[str, Any]) -> None:
-        dockerfile = args.context_root / image / "Dockerfile"
+        dockerfile = args.context_root / dockerfile_of(image)
         tag = context_tag(args.context_root, image) if dockerfile.is_file() else "missing-context"
         url = self.repository_urls[image]
         built = docker_build.Image(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aiinfra.offline import Plan
+from components.images import IMAGE_NAMES
 
 
 def _containers(plan: Plan, token: str, name: str = "") -> list[dict]:
@@ -15,20 +16,28 @@ def _containers(plan: Plan, token: str, name: str = "") -> list[dict]:
     return spec["template"]["spec"]["containers"]
 
 
+def _built(plan: Plan) -> dict[str, str]:
+    """Image name -> pushed ref of every in-stack build (`<stack>-images-<image>-build`)."""
+    out = {}
+    for res in plan.by_type("docker-build:index:Image"):
+        (image,) = [n for n in IMAGE_NAMES if res.name.endswith(f"-{n}-build")]
+        out[image] = res.outputs["ref"]
+    return out
+
+
 def test_built_images_are_fed_to_the_training_job_and_server_by_digest(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("prod", ["images.registry=true", "images.build=true"])
-    built = {r.name.split("-")[-2]: r.outputs["ref"] for r in plan.by_type("docker-build:index:Image")}
-    assert set(built) == {"trainer", "compressor", "server"}
+    built = _built(plan)
+    assert set(built) == set(IMAGE_NAMES) >= {"trainer", "trainer-efa", "trainer-tpu", "compressor", "server"}
     assert all("@sha256:" in ref for ref in built.values())
-    # prod's run uses trainer-efa (the EFA pool needs it), which CI builds: the configured reference stays.
-    configured = plan.config["ai-infra:workloads"]["trainingJobs"][0]["image"]
-    assert _containers(plan, "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet")[0]["image"] == configured
+    # prod's run names the trainer-efa repository (the EFA pool needs it): the stack's own build replaces it.
+    assert _containers(plan, "kubernetes:jobset.x-k8s.io/v1alpha2:JobSet")[0]["image"] == built["trainer-efa"]
     assert _containers(plan, "kubernetes:apps/v1:Deployment", "classifier")[0]["image"] == built["server"]
 
 
 def test_a_bare_image_name_runs_the_image_the_stack_built(plan_stack: Callable[..., Plan]) -> None:
     plan = plan_stack("prod", ["images.registry=true", "images.build=true", "workloads.servers[1].image=server"])
-    built = {r.name.split("-")[-2]: r.outputs["ref"] for r in plan.by_type("docker-build:index:Image")}
+    built = _built(plan)
     assert _containers(plan, "kubernetes:apps/v1:Deployment", "classifier")[0]["image"] == built["server"]
 
 
