@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import yaml
 
 from components.kubernetes.placement import Placement
-from components.workloads import pods
+from components.workloads import controllers, pods
 from components.workloads.config import IN_CLUSTER_URL, PROMETHEUS_NAME, PROMETHEUS_NAMESPACE, PROMETHEUS_PORT
 
 __all__ = ["IMAGE", "IN_CLUSTER_URL", "render", "scrape_config"]
@@ -34,8 +34,8 @@ __all__ = ["IMAGE", "IN_CLUSTER_URL", "render", "scrape_config"]
 NAME, NAMESPACE, PORT = PROMETHEUS_NAME, PROMETHEUS_NAMESPACE, PROMETHEUS_PORT
 IMAGE = "quay.io/prometheus/prometheus:v3.4.1"
 RETENTION = "15d"
-KEDA_NAMESPACE = "keda"
-"""Where controllers.KEDA runs: the only namespace whose pods may query Prometheus."""
+KEDA_NAMESPACE = controllers.KEDA.namespace
+"""Where KEDA runs: the only namespace whose pods may query Prometheus."""
 
 
 def scrape_config(namespaces: Sequence[str]) -> str:

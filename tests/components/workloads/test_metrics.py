@@ -73,5 +73,9 @@ def test_rendered_objects_are_strictly_valid_non_root_and_bounded() -> None:
         assert data == ({"name": "data", "persistentVolumeClaim": {"claimName": "prometheus"}} if cloud == "gcp"
                         else {"name": "data", "emptyDir": {"sizeLimit": "30Gi"}})
         assert ("PersistentVolumeClaim" in [m["kind"] for m in manifests]) is (cloud == "gcp")
+    # Only KEDA's operator (the namespace its Helm release installs into) may query it.
+    policy = next(m for m in manifests if m["kind"] == "NetworkPolicy")
+    assert policy["spec"]["ingress"] == [{"from": [{"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "keda"}}}], "ports": [{"port": 9090, "protocol": "TCP"}]}]
     rules = next(m for m in manifests if m["kind"] == "ClusterRole")["rules"]
     assert rules == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]}]
