@@ -12,8 +12,9 @@ BIN = Path(sys.executable).parent
 TYPED = [
     ["components", "aiinfra"],
     ["policies", "bench"],
-    ["training_images/common/blobstore", "training_images/trainer/trainer", "training_images/compressor/compressor",
-     "training_images/server/server", "training_images/trainer_tpu/trainer_tpu"],
+    ["training_images/common/blobstore", "training_images/common/trainkit", "training_images/trainer/trainer",
+     "training_images/compressor/compressor", "training_images/server/server",
+     "training_images/trainer_tpu/trainer_tpu"],
 ]
 
 

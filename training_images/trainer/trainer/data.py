@@ -5,31 +5,26 @@ arrays ``x`` (float32, [N, ...]) and ``y`` (int64 labels). LM data: raw bytes
 in ``train.txt``/``train.bin`` (and optionally ``val.*``). A URI may also name
 a single file, which is then the training split.
 
-Batches are a pure function of (seed, step, rank), so a resumed run sees
+Batches are a pure function of (seed, step, rank) (``trainkit.data``, shared with the TPU
+trainer), so a resumed run sees
 exactly the batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from blobstore import storage
+from trainkit import data as shared
+from trainkit.data import LM_SUFFIXES, ArrayData, DataError, lm_window_bytes
 
-LM_SUFFIXES = (".txt", ".bin")
-
-
-class DataError(RuntimeError):
-    """The data URI does not hold a usable dataset."""
-
-
-@dataclass(frozen=True)
-class ArrayData:
-    x: np.ndarray
-    y: np.ndarray
+# The batch order both trainers share (trainkit.data); rank_slice is this rank's rows.
+classifier_batch_indices = shared.classifier_batch_indices
+lm_batch_offsets = shared.lm_batch_offsets
+rank_slice = shared.part_slice
 
 
 def _load_npz(loc: storage.Location) -> ArrayData:
@@ -66,38 +61,8 @@ def load_lm_split(uri: str, split: str) -> np.ndarray | None:
     return None
 
 
-def _epoch_perm(n: int, seed: int, epoch: int) -> np.ndarray:
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def classifier_batch_indices(n: int, global_batch: int, step: int, seed: int) -> np.ndarray:
-    """Indices of the global batch for ``step``: an endless stream of seeded epoch permutations."""
-    start = step * global_batch
-    out = np.empty(global_batch, dtype=np.int64)
-    filled = 0
-    while filled < global_batch:
-        epoch, offset = divmod(start + filled, n)
-        take = min(global_batch - filled, n - offset)
-        out[filled : filled + take] = _epoch_perm(n, seed, epoch)[offset : offset + take]
-        filled += take
-    return out
-
-
-def lm_batch_offsets(n_bytes: int, seq_len: int, global_batch: int, step: int, seed: int) -> np.ndarray:
-    """Start offsets of the global batch's windows for ``step``."""
-    if n_bytes <= seq_len + 1:
-        raise DataError(f"LM corpus has {n_bytes} bytes; need more than seq_len + 1 = {seq_len + 1}")
-    return np.random.default_rng([seed, step]).integers(0, n_bytes - seq_len - 1, size=global_batch)
-
-
-def rank_slice(global_batch: int, rank: int, world: int) -> slice:
-    per = global_batch // world
-    return slice(rank * per, (rank + 1) * per)
-
-
 def lm_windows(corpus: np.ndarray, offsets: np.ndarray, seq_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    idx = offsets[:, None] + np.arange(seq_len + 1)[None, :]
-    chunk = torch.from_numpy(corpus[idx].astype(np.int64))
+    chunk = torch.from_numpy(lm_window_bytes(corpus, offsets, seq_len).astype(np.int64))
     return chunk[:, :-1], chunk[:, 1:]
 
 

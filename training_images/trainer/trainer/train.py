@@ -12,12 +12,9 @@ stop, write one complete checkpoint at that step and exit with
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +25,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn import functional
+from trainkit.data import load_splits
+from trainkit.events import Logger
+from trainkit.signals import SigtermLatch
 
 from trainer import checkpoint, config, data, models
 
@@ -97,47 +97,8 @@ def setup_distributed(cfg: config.TrainConfig) -> Dist:
     return Dist(rank, local_rank, world, device)
 
 
-class Logger:
-    """Rank-0 JSON-lines logger to stdout and, optionally, a file."""
-
-    def __init__(self, d: Dist, path: str):
-        self.enabled = d.is_main
-        self.fh = open(path, "a") if path and self.enabled else None
-
-    def log(self, event: str, **fields: Any) -> None:
-        if not self.enabled:
-            return
-        line = json.dumps({"event": event, "time": round(time.time(), 3), **fields})
-        print(line, flush=True)
-        if self.fh:
-            self.fh.write(line + "\n")
-            self.fh.flush()
-
-    def close(self) -> None:
-        if self.fh:
-            self.fh.close()
-
-
-class StopSignal:
+class StopSignal(SigtermLatch):
     """Remembers a SIGTERM so the training loop can finish its step and checkpoint instead of dying mid-step."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-        self._previous: Any = None
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.received = signum
-
-    def __enter__(self) -> StopSignal:
-        # Signal handlers can only be set from the main thread (e.g. not when
-        # run() is called from a worker thread); then SIGTERM keeps its default.
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
 
     def agreed(self, d: Dist) -> bool:
         """Collective: True on every rank once any rank got SIGTERM, so all ranks stop at the same step.
@@ -160,26 +121,9 @@ class Task:
         self.cfg, self.d = cfg, d
         self.global_batch = cfg.batch_size * d.world
         # Only the attributes of cfg.model's family are loaded; the others stay empty.
-        self.train = data.ArrayData(np.zeros((0, 1), np.float32), np.zeros(0, np.int64))
-        self.val: data.ArrayData | None = None
-        self.corpus = np.zeros(0, np.uint8)
-        self.val_corpus: np.ndarray | None = None
-        self.num_classes = 0
-        if cfg.model == "classifier":
-            train = data.load_classifier_split(cfg.data_uri, "train")
-            if train is None:  # load_classifier_split raises for a missing train split; this is for mypy
-                raise data.DataError(f"{cfg.data_uri}: no training split")
-            self.train = train
-            self.val = data.load_classifier_split(cfg.data_uri, "val")
-            self.num_classes = int(self.train.y.max()) + 1
-            if self.val is not None:
-                self.num_classes = max(self.num_classes, int(self.val.y.max()) + 1)
-        else:
-            corpus = data.load_lm_split(cfg.data_uri, "train")
-            if corpus is None:
-                raise data.DataError(f"{cfg.data_uri}: no training corpus")
-            self.corpus = corpus
-            self.val_corpus = data.load_lm_split(cfg.data_uri, "val")
+        splits = load_splits(cfg.model, cfg.data_uri, np.int64, data.load_classifier_split, data.load_lm_split)
+        self.train, self.val, self.num_classes = splits.train, splits.val, splits.num_classes
+        self.corpus, self.val_corpus = splits.corpus, splits.val_corpus
 
     def spec(self) -> dict[str, Any]:
         cfg = self.cfg
@@ -296,7 +240,7 @@ def touch(path: str) -> None:
 def run(cfg: config.TrainConfig) -> dict[str, Any]:
     """Train to ``cfg.max_steps``, resuming from the newest complete checkpoint; returns final metrics."""
     d = setup_distributed(cfg)
-    log = Logger(d, cfg.log_file)
+    log = Logger(d.is_main, cfg.log_file)  # rank 0 logs
     try:
         with StopSignal() as stop:
             return _run(cfg, d, log, stop)

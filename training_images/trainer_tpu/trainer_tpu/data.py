@@ -9,8 +9,8 @@ go through the images' shared storage library (``blobstore``, training_images/co
 authenticates with the pod's Workload Identity / IRSA. Any read error raises ``DataError``:
 a missing or unreadable file never reads as empty.
 
-Batches are a pure function of (seed, step): the same functions as the torch trainer's
-``trainer/data.py``, so both trainers draw the same global batch at the same step, and a
+Batches are a pure function of (seed, step): the torch trainer's functions (``trainkit.data``,
+shared by both images), so both trainers draw the same global batch at the same step, and a
 resumed run sees exactly the batches an uninterrupted run would have seen.
 """
 
@@ -20,24 +20,18 @@ import importlib
 import io
 import os
 import posixpath
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+from trainkit import data as shared
+from trainkit.data import LM_SUFFIXES, ArrayData, DataError, lm_window_bytes
 
-LM_SUFFIXES = (".txt", ".bin")
 BUCKET_SCHEMES = ("gs://", "s3://")
 
-
-class DataError(RuntimeError):
-    """The data URI does not hold a usable dataset."""
-
-
-@dataclass(frozen=True)
-class ArrayData:
-    x: np.ndarray
-    y: np.ndarray
+# Batch order: the torch trainer's, from the images' shared trainkit.
+classifier_batch_indices, lm_batch_offsets = shared.classifier_batch_indices, shared.lm_batch_offsets
+process_slice = shared.part_slice  # this host's rows of the global batch
 
 
 def _blobstore() -> ModuleType:
@@ -111,37 +105,6 @@ def load_lm_split(uri: str, split: str) -> np.ndarray | None:
     return None
 
 
-def _epoch_perm(n: int, seed: int, epoch: int) -> np.ndarray:
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def classifier_batch_indices(n: int, global_batch: int, step: int, seed: int) -> np.ndarray:
-    """Indices of the global batch for ``step``: an endless stream of seeded epoch permutations."""
-    start = step * global_batch
-    out = np.empty(global_batch, dtype=np.int64)
-    filled = 0
-    while filled < global_batch:
-        epoch, offset = divmod(start + filled, n)
-        take = min(global_batch - filled, n - offset)
-        out[filled : filled + take] = _epoch_perm(n, seed, epoch)[offset : offset + take]
-        filled += take
-    return out
-
-
-def lm_batch_offsets(n_bytes: int, seq_len: int, global_batch: int, step: int, seed: int) -> np.ndarray:
-    """Start offsets of the global batch's windows for ``step``."""
-    if n_bytes <= seq_len + 1:
-        raise DataError(f"LM corpus has {n_bytes} bytes; need more than seq_len + 1 = {seq_len + 1}")
-    return np.random.default_rng([seed, step]).integers(0, n_bytes - seq_len - 1, size=global_batch)
-
-
-def process_slice(global_batch: int, process: int, processes: int) -> slice:
-    """This process's rows of the global batch (each host feeds its own chips)."""
-    per = global_batch // processes
-    return slice(process * per, (process + 1) * per)
-
-
 def lm_windows(corpus: np.ndarray, offsets: np.ndarray, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
-    idx = offsets[:, None] + np.arange(seq_len + 1)[None, :]
-    chunk = corpus[idx].astype(np.int32)
+    chunk = lm_window_bytes(corpus, offsets, seq_len).astype(np.int32)
     return chunk[:, :-1], chunk[:, 1:]

@@ -27,17 +27,17 @@ does, so the Job relaunches and resumes without lost steps.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from trainkit.data import load_splits
+from trainkit.events import Logger
+from trainkit.signals import SigtermLatch
 
 from trainer_tpu import cluster, config, data
 
@@ -80,48 +80,14 @@ def lr_at(cfg: config.TrainConfig, step: Any) -> Any:
     return jnp.where(step < cfg.warmup_steps, warm, after)
 
 
-class Logger:
-    """Process-0 JSON-lines logger to stdout and, optionally, a file."""
-
-    def __init__(self, enabled: bool, path: str):
-        self.enabled = enabled
-        self.fh = open(path, "a") if path and enabled else None
-
-    def log(self, event: str, **fields: Any) -> None:
-        if not self.enabled:
-            return
-        line = json.dumps({"event": event, "time": round(time.time(), 3), **fields})
-        print(line, flush=True)
-        if self.fh:
-            self.fh.write(line + "\n")
-            self.fh.flush()
-
-    def close(self) -> None:
-        if self.fh:
-            self.fh.close()
-
-
-class Preemption:
+class Preemption(SigtermLatch):
     """Tells the loop, at the same step on every host, that SIGTERM arrived somewhere."""
 
     def __init__(self, multi_host: bool):
-        self.multi_host = multi_host
-        self.received: int | None = None
-        self._previous: Any = None
-
-    def _handle(self, signum: int, _frame: Any) -> None:
-        self.received = signum
-
-    def __enter__(self) -> Preemption:
         # Several hosts: JAX's preemption notifier already owns SIGTERM (installed by
         # jax.distributed.initialize). One process: our handler, from the main thread only.
-        if not self.multi_host and threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
+        super().__init__(install=not multi_host)
+        self.multi_host = multi_host
 
     def reached(self, step: int) -> bool:
         """Called by every host after every step with the same step number."""
@@ -138,26 +104,10 @@ class Task:
     def __init__(self, cfg: config.TrainConfig, process: int, processes: int):
         self.cfg, self.process, self.processes = cfg, process, processes
         self.global_batch = cfg.batch_size * processes
-        self.train = data.ArrayData(np.zeros((0, 1), np.float32), np.zeros(0, np.int32))
-        self.val: data.ArrayData | None = None
-        self.corpus = np.zeros(0, np.uint8)
-        self.val_corpus: np.ndarray | None = None
-        self.num_classes = 0
-        if cfg.model == "classifier":
-            train = data.load_classifier_split(cfg.data_uri, "train")
-            if train is None:
-                raise data.DataError(f"{cfg.data_uri}: no training split")
-            self.train = train
-            self.val = data.load_classifier_split(cfg.data_uri, "val")
-            self.num_classes = int(self.train.y.max()) + 1
-            if self.val is not None:
-                self.num_classes = max(self.num_classes, int(self.val.y.max()) + 1)
-        else:
-            corpus = data.load_lm_split(cfg.data_uri, "train")
-            if corpus is None:
-                raise data.DataError(f"{cfg.data_uri}: no training corpus")
-            self.corpus = corpus
-            self.val_corpus = data.load_lm_split(cfg.data_uri, "val")
+        # Only the attributes of cfg.model's family are loaded; the others stay empty.
+        splits = load_splits(cfg.model, cfg.data_uri, np.int32, data.load_classifier_split, data.load_lm_split)
+        self.train, self.val, self.num_classes = splits.train, splits.val, splits.num_classes
+        self.corpus, self.val_corpus = splits.corpus, splits.val_corpus
 
     def spec(self) -> dict[str, Any]:
         cfg = self.cfg
