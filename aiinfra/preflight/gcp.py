@@ -22,14 +22,13 @@ google-auth's `AuthorizedSession` (Application Default Credentials, read-only sc
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
-from aiinfra.catalog.tpu import tpu_generations
+from aiinfra.catalog.tpu import gke_tpu_machine
 from aiinfra.offline import Plan, PlannedResource
 from aiinfra.preflight.checks import Finding, Report, Status
 
@@ -160,16 +159,10 @@ def _affinity(spec: Any) -> tuple[str, str]:
     return kind, name
 
 
-@cache
-def _gke_tpu_machines() -> dict[str, str]:
-    return {g.gke_machine_type: g.gke_accelerator for g in tpu_generations().values()
-            if getattr(g, "gke_machine_type", None) and getattr(g, "gke_accelerator", None)}
-
-
 def _gke_tpu(machine_type: str) -> tuple[str, int]:
-    label = _gke_tpu_machines().get(machine_type)
-    chips = re.search(r"-(\d+)t$", machine_type)
-    return (label, int(chips.group(1))) if label and chips else ("", 0)
+    """(GKE TPU accelerator label, chips per node) of a GKE TPU machine type; ("", 0) for any other."""
+    found = gke_tpu_machine(machine_type)
+    return (found[0].gke_accelerator, found[1]) if found else ("", 0)
 
 
 def gcp_needs(plan: Plan) -> GcpNeeds:

@@ -59,7 +59,7 @@ class Assumptions:
 
     values: dict[str, Assumption]
     mfu: dict[str, MfuFigure]
-    """Accelerator name (`h100`, `tpu-v5p`) -> its family's figure."""
+    """Canonical accelerator name (`h100`, `v5p`) -> its family's figure."""
     mfu_override: float | None = None
 
     def __getitem__(self, key: str) -> float:

@@ -3,7 +3,8 @@
 Nothing here states a hardware fact: peak FLOP/s, memory and bandwidth come from
 `accelerators.json` (GPUs) and `tpu.json` (TPU chips); instance and machine types from
 `aws_instances.json` and `gcp_machines.json`; which regions sell what, from the price files.
-GPU names are the catalog's (`h100`); a TPU chip is `tpu-<generation>` (`tpu-v5p`).
+Chips have their canonical names (`aiinfra.catalog.canonical`): a GPU its catalog name (`h100`),
+a TPU chip its generation (`v5p`), the names the estimator and the budget allowlists use.
 """
 
 from __future__ import annotations
@@ -12,13 +13,11 @@ from dataclasses import dataclass
 from functools import cache
 
 from aiinfra.catalog import accelerators, aws_instance_types, load_json
+from aiinfra.catalog.canonical import canonical_accelerator
 from aiinfra.catalog.gcp import gcp_machine_types
 from aiinfra.catalog.tpu import tpu_generations
 
-__all__ = ["Chip", "Offering", "chips", "offerings"]
-
-TPU_PREFIX = "tpu-"
-
+__all__ = ["Chip", "Offering", "chip_name", "chips", "offerings"]
 
 @dataclass(frozen=True)
 class Chip:
@@ -73,16 +72,20 @@ class Offering:
 
 @cache
 def chips() -> dict[str, Chip]:
-    """Every chip sizing knows, by name: catalog GPUs and `tpu-<generation>`."""
+    """Every chip sizing knows, by canonical name: catalog GPUs and TPU generations."""
     out: dict[str, Chip] = {}
     for a in accelerators().values():
         out[a.name] = Chip(a.name, float(a.memory_gib), float(a.bf16_dense_tflops),
                            float(a.memory_bandwidth_gbs), a.source)
     for g in tpu_generations().values():
-        name = f"{TPU_PREFIX}{g.name}"
-        out[name] = Chip(name, float(g.hbm_gib_per_chip), float(g.bf16_tflops_per_chip),
-                         float(g.hbm_gbs_per_chip), g.source, tpu_generation=g.name)
+        out[g.name] = Chip(g.name, float(g.hbm_gib_per_chip), float(g.bf16_tflops_per_chip),
+                           float(g.hbm_gbs_per_chip), g.source, tpu_generation=g.name)
     return out
+
+
+def chip_name(name: str) -> str:
+    """The canonical name of an accelerator as a user wrote it (`tpu-v5p` -> `v5p`, `nvidia-l4` -> `l4`)."""
+    return canonical_accelerator(name) or name
 
 
 @cache
@@ -95,7 +98,7 @@ def _priced_regions() -> dict[tuple[str, str], tuple[str, ...]]:
     for row in gcp["machine_types"]:
         out.setdefault(("gcp", row["name"]), []).append(row["region"])
     for row in gcp["tpus"]:
-        out.setdefault(("gcp", f"{TPU_PREFIX}{row['generation']}"), []).append(row["region"])
+        out.setdefault(("gcp", row["generation"]), []).append(row["region"])
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -117,11 +120,10 @@ def offerings() -> tuple[Offering, ...]:
                                 vcpu=m.vcpu, compact_placement=m.compact_placement, gvnic_required=m.gvnic_required,
                                 spot_available=m.spot))
     for g in tpu_generations().values():
-        name = f"{TPU_PREFIX}{g.name}"
         zones = g.region_zones
-        for region in regions.get(("gcp", name), ()):
+        for region in regions.get(("gcp", g.name), ()):
             if region not in zones:
                 continue
-            out.append(Offering("gcp", region, g.type_prefix, chip[name], 1, float(g.ici_gbps_per_chip),
+            out.append(Offering("gcp", region, g.type_prefix, chip[g.name], 1, float(g.ici_gbps_per_chip),
                                 tpu_sizes=g.valid_sizes, tpu_zone=zones[region][0], spot_available=g.spot))
     return tuple(out)

@@ -34,7 +34,7 @@ from aiinfra.catalog.tpu import tpu_slice
 from aiinfra.sizing.assumptions import Assumptions, default_assumptions
 from aiinfra.sizing.errors import SizingError
 from aiinfra.sizing.formulas import GIB, ModelShape, Quantization, model_shape, show_number
-from aiinfra.sizing.hardware import Offering, offerings
+from aiinfra.sizing.hardware import Offering, chip_name, offerings
 from aiinfra.sizing.training import validate_selection
 
 __all__ = ["ServingCandidate", "ServingGoal", "ServingPlan", "kv_cache_bytes_per_token", "plan_serving",
@@ -283,7 +283,7 @@ class _Request:
 
 
 def _selected(goal: ServingGoal, o: Offering) -> bool:
-    if goal.accelerators and o.chip.name not in goal.accelerators:
+    if goal.accelerators and o.chip.name not in {chip_name(a) for a in goal.accelerators}:
         return False
     if goal.clouds and o.cloud not in goal.clouds:
         return False

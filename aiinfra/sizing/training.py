@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiinfra.catalog import closest
+from aiinfra.catalog.canonical import accelerator_aliases
 from aiinfra.catalog.prices import PriceError, hourly_price
 from aiinfra.catalog.tpu import tpu_slice
 from aiinfra.preflight.quotas import quota_table
@@ -37,7 +38,7 @@ from aiinfra.sizing.formulas import (
     training_flops,
     training_flops_from_samples,
 )
-from aiinfra.sizing.hardware import Chip, Offering, chips, offerings
+from aiinfra.sizing.hardware import Chip, Offering, chip_name, chips, offerings
 
 __all__ = [
     "TRAINING_ASSUMPTION_KEYS",
@@ -87,7 +88,7 @@ class TrainingGoal:
     layers: int | None = None
     hidden: int | None = None
     accelerators: tuple[str, ...] = ()
-    """Restrict candidates to these chips (`h100`, `tpu-v5p`); empty: all."""
+    """Restrict candidates to these chips (`h100`, `v5p`; other spellings such as `tpu-v5p` resolve); empty: all."""
     clouds: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
     spot: bool = False
@@ -345,10 +346,11 @@ def validate_training_goal(goal: TrainingGoal) -> None:
 def validate_selection(p: list[str], accels: tuple[str, ...], clouds: tuple[str, ...],
                        regions: tuple[str, ...]) -> None:
     known = known_accelerators()
+    spellings = [a for a, c in accelerator_aliases().items() if c in known]
     for name in accels:
-        if name not in known:
-            best = closest(name, known)
-            hint = f"; did you mean {best[0]!r}?" if best else ""
+        if chip_name(name) not in known:
+            best = closest(name, spellings)
+            hint = f"; did you mean {chip_name(best[0])!r}?" if best else ""
             p.append(f"--accelerator: {name!r} is not a known accelerator{hint} (known: {', '.join(known)})")
     for cloud in clouds:
         if cloud not in CLOUDS:
@@ -442,7 +444,7 @@ def _usd(value: float | None) -> str:
 
 
 def _selected(goal: TrainingGoal, o: Offering) -> bool:
-    if goal.accelerators and o.chip.name not in goal.accelerators:
+    if goal.accelerators and o.chip.name not in {chip_name(a) for a in goal.accelerators}:
         return False
     if goal.clouds and o.cloud not in goal.clouds:
         return False

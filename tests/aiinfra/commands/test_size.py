@@ -21,7 +21,7 @@ def test_table_shows_candidates_recommendation_sensitivity_and_sourced_assumptio
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--params", "7e9", "--tokens", "2e12", "--deadline-hours", "720")
     assert code == 0
-    assert "Recommended: 128 x tpu-v6e as 1 x v6e-128 in gcp us-central1" in out
+    assert "Recommended: 128 x v6e as 1 x v6e-128 in gcp us-central1" in out
     assert "If MFU is 10 points lower:" in out
     assert "mfu.hopper = 0.155 fraction of peak dense BF16 (up to 20B parameters)  [Calibrated on the Llama 3.1" in out
     assert "goodput_expected = 0.9" in out and "pessimistic" in out
@@ -64,7 +64,7 @@ def test_serve_table(capsys: pytest.CaptureFixture[str]) -> None:
         (["--params=-7e9", "--tokens", "2e12"], "error: --params: -7e9 must be a positive number\n"),
         (["--params", "7e9", "--tokens", "2e12", "--accelerator", "h10"],
          "error: --accelerator: 'h10' is not a known accelerator; did you mean 'h100'? (known: a100-40gb, a100-80gb, "
-         "a10g, b200, h100, h200, l4, l40s, tpu-v4, tpu-v5e, tpu-v5p, tpu-v6e)\n"),
+         "a10g, b200, h100, h200, l4, l40s, v4, v5e, v5p, v6e)\n"),
         (["--params", "7e9", "--tokens", "2e12", "--deadline-hours", "100", "--budget-usd", "1e5"],
          "error: --deadline-hours and --budget-usd: give one, not both (a deadline sizes the cluster; a budget caps "
          "the cost of the smallest one that fits)\n"),

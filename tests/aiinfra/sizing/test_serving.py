@@ -151,8 +151,8 @@ def test_recommended_is_cheapest_feasible_and_assumptions_have_sources() -> None
         (ServingGoal(params=7e9, rps=1, engine_efficiency=0.0),
          "--engine-efficiency: 0.0 is not a share; expected a fraction in (0, 1], e.g. 0.38"),
         (ServingGoal(params=7e9, rps=1, accelerators=("tpu-v6",)),
-         "--accelerator: 'tpu-v6' is not a known accelerator; did you mean 'tpu-v6e'? (known: a100-40gb, "
-         "a100-80gb, a10g, b200, h100, h200, l4, l40s, tpu-v4, tpu-v5e, tpu-v5p, tpu-v6e)"),
+         "--accelerator: 'tpu-v6' is not a known accelerator; did you mean 'v6e'? (known: a100-40gb, "
+         "a100-80gb, a10g, b200, h100, h200, l4, l40s, v4, v5e, v5p, v6e)"),
     ],
 )
 def test_bad_serving_input(goal: ServingGoal, message: str) -> None:

@@ -173,7 +173,7 @@ def test_json_has_the_documented_shape() -> None:
         (TrainingGoal(params=-7e9, tokens=2e12), "--params: -7e9 must be a positive number"),
         (TrainingGoal(params=7e9, tokens=2e12, accelerators=("h10",)),
          "--accelerator: 'h10' is not a known accelerator; did you mean 'h100'? (known: a100-40gb, a100-80gb, "
-         "a10g, b200, h100, h200, l4, l40s, tpu-v4, tpu-v5e, tpu-v5p, tpu-v6e)"),
+         "a10g, b200, h100, h200, l4, l40s, v4, v5e, v5p, v6e)"),
         (TrainingGoal(params=7e9, tokens=2e12, deadline_hours=100, budget_usd=1e5),
          "--deadline-hours and --budget-usd: give one, not both (a deadline sizes the cluster; a budget caps the "
          "cost of the smallest one that fits)"),
@@ -232,3 +232,14 @@ def test_max_days_with_a_deadline_is_refused() -> None:
         plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=100, max_days=10))
     assert err.value.problems == ["--max-days: applies to plans without a deadline; --deadline-hours already bounds "
                                   "the run"]
+
+
+def test_a_tpu_chip_has_its_canonical_name_and_older_spellings_still_select_it() -> None:
+    def plan(name: str) -> TrainingPlan:
+        return plan_training(TrainingGoal(params=7e9, tokens=2e12, deadline_hours=720, accelerators=(name,),
+                                          regions=("us-central1",)))
+
+    canonical, older = plan("v6e"), plan("tpu-v6e")
+    assert canonical.recommended is not None and older.recommended is not None
+    assert canonical.recommended.accelerator == older.recommended.accelerator == "v6e"
+    assert canonical.recommended.instance_or_slice == older.recommended.instance_or_slice
