@@ -86,9 +86,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         metadata = url.path.startswith(_META) or url.path == "/"
+        # The client reads the bucket's own metadata when it sees fit (not on every call): injected
+        # failures are for object requests, so a test's failure lands on the call it aims at.
+        bucket_read = method == "GET" and len(url.path.rstrip("/").split("/")) == 5 and url.path.startswith("/storage/")
         with state.lock:
             state.requests.append((method, self.path, self.headers.get("Authorization")))
-            injected = state.fail_with.pop(0) if state.fail_with and not metadata else None
+            injected = state.fail_with.pop(0) if state.fail_with and not (metadata or bucket_read) else None
         if injected is not None:
             return self._error(injected, "injected failure")
         if metadata:
