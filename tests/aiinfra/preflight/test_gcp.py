@@ -78,7 +78,8 @@ def test_needs_read_from_the_plan() -> None:
     assert by_name["train-h100"] == GcpNeed(name="train-h100", kind="gpu group", machine_type="a3-highgpu-8g",
                                             zones=("us-central1-a",), count=4, spot=False,
                                             reservation_affinity="ANY_RESERVATION")
-    assert (by_name["eval-h100"].count, by_name["eval-h100"].spot) == (2, True)  # the autoscaler's max, spot
+    # targetSize 0 and no autoscaler (a CPU autoscaler cannot scale an empty group out): needs nothing.
+    assert (by_name["eval-h100"].count, by_name["eval-h100"].spot) == (0, True)
     # A regional cluster's pool without nodeLocations runs its per-zone count in three zones.
     assert (by_name["gke-system"].zones, by_name["gke-system"].count) == ((), 4 * 3)
     assert by_name["gke-v5e-16"].gke_tpu == ("tpu-v5-lite-podslice", 4)
@@ -107,7 +108,8 @@ def test_gcp_prod_offerings_quotas_and_reservations(capsys: pytest.CaptureFixtur
     # GPUs bundled with a3-highgpu-8g, as machineTypes reports them: 4 VMs x 8 on-demand, 2 x 8 spot.
     h100 = f[("quota", "NVIDIA_H100_GPUS in us-central1")]
     assert (h100["status"], h100["detail"]) == ("warn", "needs 32 at max size (train-h100), quota is 32 (8 in use)")
-    assert f[("quota", "PREEMPTIBLE_NVIDIA_H100_GPUS in us-central1")]["status"] == "ok"
+    # The spot eval group is empty (targetSize 0): no spot H100 quota to check (gcp-dev checks spot L4 quota).
+    assert ("quota", "PREEMPTIBLE_NVIDIA_H100_GPUS in us-central1") not in f
     assert f[("quota", "TPU_LITE_PODSLICE_V5 in us-central1")]["detail"] == (
         "needs 16 at max size (gke-v5e-16), quota is 16 (0 in use)")
     assert f[("quota", "pretrain-v5p v5p-128 (Cloud TPU API)")]["status"] == "warn"
@@ -118,7 +120,7 @@ def test_gcp_prod_offerings_quotas_and_reservations(capsys: pytest.CaptureFixtur
     machine_calls = [p for k, p in api.calls if k.endswith("aggregated/machineTypes")]
     assert [c.get("pageToken") for c in machine_calls] == [None, "CkRzY29wZT16b25lcy91cy1jZW50cmFsMS1j"]
     assert machine_calls[0]["filter"] == ('(name = "a3-highgpu-8g") OR (name = "ct5lp-hightpu-4t") OR '
-                                          '(name = "e2-standard-4")')
+                                          '(name = "e2-standard-4") OR (name = "g2-standard-24")')
 
 
 def test_gcp_dev_spot_gpu_quota_fails_with_the_request_to_make(capsys: pytest.CaptureFixture[str],

@@ -33,10 +33,12 @@ def test_prod_groups_are_read_from_the_plan(plan_stack: Callable[..., Plan]) -> 
     assert [b.bucket for b in needs.buckets] == [""]  # auto-named
 
 
-def test_staging_group_spans_its_private_zones(plan_stack: Callable[..., Plan]) -> None:
+def test_staging_group_sits_in_its_placement_groups_zone(plan_stack: Callable[..., Plan]) -> None:
+    # `enhanced` packs the group in a cluster placement group, which lives in one AZ (cloud rule
+    # aws.cluster_placement_group_azs): the group takes that AZ's subnet only.
     (group,) = stack_needs(plan_stack("staging")).groups
     assert group.instance_types == ("g6e.12xlarge", "g6e.24xlarge")
-    assert group.zones == ("us-east-1a", "us-east-1b")
+    assert group.zones == ("us-east-1a",)
     assert (group.on_demand_max, group.spot_max) == (1, 3)
 
 
