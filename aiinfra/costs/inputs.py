@@ -102,6 +102,13 @@ def quote(name: str, ctx: Context, market: Market) -> PriceQuote:
         raise Unpriced(str(exc)) from None
 
 
+def worst_quote(name: str, ctx: Context, market: Market) -> PriceQuote:
+    """The worst-case $/h: spot capacity at its on-demand price. A spot price may rise to on-demand,
+    and capacity reclaimed from a group that mixes markets comes back on-demand; the ceiling a budget
+    is checked against must hold either way."""
+    return quote(name, ctx, Market.ON_DEMAND if market is Market.SPOT else market)
+
+
 def unit(key: str, ctx: Context) -> float:
     """$ per unit of a usage-priced item (`aws.ebs.gp3`, `gcp.nat.hour`) in the context's region."""
     try:

@@ -27,6 +27,7 @@ from aiinfra.costs.inputs import (
     quote,
     unit,
     usage_share,
+    worst_quote,
 )
 from aiinfra.costs.model import Category, CostLine, CostResource
 from aiinfra.costs.schedule import HOURS_PER_WEEK, ScheduledAction, ScheduleError, weekly_instance_hours
@@ -117,8 +118,8 @@ def _asg(res: CostResource, ctx: Context) -> CostLine:
         q = max((quote(t, ctx, od_market) for t in f.types), key=lambda x: x.hourly_usd)
         worst.append(Part(worst_od, f"{q.name} {q.market}", H, q.hourly_usd))
     if worst_spot:
-        q = max((quote(t, ctx, Market.SPOT) for t in f.types), key=lambda x: x.hourly_usd)
-        worst.append(Part(worst_spot, f"{q.name} spot", H, q.hourly_usd))
+        q = max((worst_quote(t, ctx, Market.SPOT) for t in f.types), key=lambda x: x.hourly_usd)
+        worst.append(Part(worst_spot, f"{q.name} spot at on-demand", H, q.hourly_usd))
     gpus, accel = machine_accelerators(primary)
     hourly = sum(p.count * p.price for p in parts)
     line = cost_line(res, Category.ACCELERATORS if gpus else Category.COMPUTE, parts, worst, hourly=hourly,
@@ -185,11 +186,12 @@ def _eks_node_group(res: CostResource, ctx: Context) -> CostLine:
         raise Unpriced("instanceTypes is not set; it decides the cost")
     market = Market.SPOT if get(i, "capacityType", "ON_DEMAND") == "SPOT" else Market.ON_DEMAND
     q = quote(str(types[0]), ctx, market)
-    worst_q = max((quote(str(t), ctx, market) for t in types), key=lambda x: x.hourly_usd)
+    worst_q = max((worst_quote(str(t), ctx, market) for t in types), key=lambda x: x.hourly_usd)
     disk = num(i, "diskSize", 0)
     gp3 = unit("aws.ebs.gp3", ctx)
     parts = [Part(desired, f"{q.name} {q.market}", H, q.hourly_usd)]
-    worst = [Part(max_size, f"{worst_q.name} {worst_q.market}", H, worst_q.hourly_usd)]
+    worst_what = f"{worst_q.name} spot at on-demand" if market is Market.SPOT else f"{worst_q.name} {worst_q.market}"
+    worst = [Part(max_size, worst_what, H, worst_q.hourly_usd)]
     if disk:
         parts.append(Part(desired, f"{fmt_hours(disk)} GB gp3 node disk", 1, disk * gp3, "volume-months of"))
         worst.append(Part(max_size, f"{fmt_hours(disk)} GB gp3 node disk", 1, disk * gp3, "volume-months of"))
@@ -323,13 +325,13 @@ FREE_TYPES: frozenset[str] = frozenset({
     "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-    "aws:autoscaling/tag:Tag",  # a tag on a node group's ASG (Cluster Autoscaler node templates)
     "aws:ec2/placementGroup:PlacementGroup", "aws:ec2/flowLog:FlowLog",  # flow logs cost in their log group
     "aws:ec2/vpcPeeringConnection:VpcPeeringConnection",
     "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
     "aws:iam/instanceProfile:InstanceProfile", "aws:iam/policy:Policy",
     "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
     "aws:autoscaling/schedule:Schedule",  # its hours are priced on the group it scales
+    "aws:autoscaling/tag:Tag",  # a tag on a node group's ASG (Cluster Autoscaler node templates)
     # S3 configuration resources: the bucket line carries storage.
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",

@@ -26,6 +26,7 @@ from aiinfra.costs.inputs import (
     quote,
     unit,
     usage_share,
+    worst_quote,
 )
 from aiinfra.costs.model import Category, CostLine, CostResource
 
@@ -66,12 +67,14 @@ def _gcp_machine_price(machine: str, accelerators: Any, spot: bool, ctx: Context
     return price, what, count, name
 
 
-def _instance_template_price(tpl: CostResource, ctx: Context) -> tuple[float, str, int, str, bool]:
+def _instance_template_price(tpl: CostResource, ctx: Context,
+                             worst: bool = False) -> tuple[float, str, int, str, bool]:
+    """$/h of one VM of the template; `worst` prices spot VMs at on-demand (`inputs.worst_quote`)."""
     i = tpl.inputs
     machine = str(get(i, "machineType", required=True))
     spot = (get(i, "scheduling.provisioningModel") == "SPOT") or bool(get(i, "scheduling.preemptible", False))
-    price, what, gpus, name = _gcp_machine_price(machine, get(i, "guestAccelerators", []), spot, ctx)
-    return price, what, gpus, name, spot
+    price, what, gpus, name = _gcp_machine_price(machine, get(i, "guestAccelerators", []), spot and not worst, ctx)
+    return price, f"{what} (spot at on-demand)" if spot and worst else what, gpus, name, spot
 
 
 def _gcp_disk_parts(disks: Any, count: float, ctx: Context) -> list[Part]:
@@ -102,8 +105,9 @@ def _mig(res: CostResource, ctx: Context) -> CostLine:
         expected = max(expected, low)
     else:
         expected = high = int(num(i, "targetSize"))
+    worst_price, worst_what = _instance_template_price(templates[0], ctx, worst=True)[:2]
     parts = [Part(expected, what, H, price)]
-    worst = [Part(high, what, H, price)]
+    worst = [Part(high, worst_what, H, worst_price)]
     return cost_line(res, Category.ACCELERATORS if gpus else Category.COMPUTE, parts, worst,
                      hourly=expected * price, accelerators=gpus * high, accelerator_name=accel, spot=spot,
                      on_demand_accelerators=0 if spot else gpus * high)
@@ -118,7 +122,7 @@ def _instance_template(res: CostResource, ctx: Context) -> CostLine:
     group = _mig(groups[0], ctx)
     disks = get(res.inputs, "disks", [])
     exp_n = round(group.hourly_usd / max(_instance_template_price(res, ctx)[0], 1e-9))
-    worst_n = group.worst_monthly_usd / max(_instance_template_price(res, ctx)[0] * H, 1e-9)
+    worst_n = group.worst_monthly_usd / max(_instance_template_price(res, ctx, worst=True)[0] * H, 1e-9)
     return cost_line(res, Category.STORAGE, _gcp_disk_parts(disks, exp_n, ctx),
                      _gcp_disk_parts(disks, round(worst_n), ctx))
 
@@ -147,11 +151,14 @@ def _tpu_vm(res: CostResource, ctx: Context) -> CostLine:
     spot = bool(get(i, "schedulingConfig.spot", False)) or bool(get(i, "schedulingConfig.preemptible", False))
     zctx = Context(_gcp_region(zone), ctx.usage)
     q = quote(str(acc), zctx, Market.SPOT if spot else Market.ON_DEMAND)
+    wq = worst_quote(str(acc), zctx, Market.SPOT if spot else Market.ON_DEMAND)
     gen_chips = tpu_chips(str(acc))
     chips = gen_chips[1] if gen_chips else 0
+    worst_what = f"{acc} spot at on-demand {_chips(wq)}" if spot else f"{acc} {wq.market} {_chips(wq)}"
     return cost_line(res, Category.ACCELERATORS, [Part(1, f"{acc} {q.market} {_chips(q)}", H, q.hourly_usd)],
-                     hourly=q.hourly_usd, accelerators=chips, accelerator_name=gen_chips[0] if gen_chips else "",
-                     spot=spot, on_demand_accelerators=0 if spot else chips)
+                     [Part(1, worst_what, H, wq.hourly_usd)], hourly=q.hourly_usd, accelerators=chips,
+                     accelerator_name=gen_chips[0] if gen_chips else "", spot=spot,
+                     on_demand_accelerators=0 if spot else chips)
 
 
 def _tpu_queued(res: CostResource, ctx: Context) -> CostLine:
@@ -239,6 +246,8 @@ def _gke_node_pool(res: CostResource, ctx: Context) -> CostLine:
     spot = bool(get(i, "nodeConfig.spot", False)) or bool(get(i, "nodeConfig.preemptible", False))
     price, what, per_node_acc, accel = _gcp_machine_price(machine, get(i, "nodeConfig.guestAccelerators", []),
                                                           spot, ctx)
+    worst_price, worst_what = (_gcp_machine_price(machine, get(i, "nodeConfig.guestAccelerators", []), False, ctx)[0],
+                               f"{what} (spot at on-demand)") if spot else (price, what)
     zones = _pool_zones(i)
     if get(i, "autoscaling"):
         total_max = get(i, "autoscaling.totalMaxNodeCount")
@@ -254,7 +263,7 @@ def _gke_node_pool(res: CostResource, ctx: Context) -> CostLine:
     dprice = disk * unit(f"gcp.pd.{dkind}", ctx)
     boot = f"{fmt_hours(disk)} GB {dkind} boot disk"
     parts = [Part(expected, what, H, price), Part(expected, boot, 1, dprice, "disk-months of")]
-    worst = [Part(high, what, H, price), Part(high, boot, 1, dprice, "disk-months of")]
+    worst = [Part(high, worst_what, H, worst_price), Part(high, boot, 1, dprice, "disk-months of")]
     return cost_line(res, Category.ACCELERATORS if per_node_acc else Category.COMPUTE, parts, worst,
                      hourly=expected * price, accelerators=per_node_acc * high, accelerator_name=accel, spot=spot,
                      on_demand_accelerators=0 if spot else per_node_acc * high)

@@ -38,6 +38,7 @@ from aiinfra.costs.inputs import (
     num,
     quote,
     unit,
+    worst_quote,
 )
 from aiinfra.costs.model import Category, CostLine, CostResource, Status
 
@@ -88,8 +89,12 @@ def _k8s_job(res: CostResource, ctx: Context) -> CostLine:
     extra = max(0, hosts - kept) / hosts
     extra_worst = max(0, hosts - kept_worst) / hosts
     part = Part(runs * nodes * extra, f"{what} (per run: {nodes} x {fmt_hours(hours)} h)", hours, node_price)
-    worst_part = Part(runs * nodes * extra_worst, f"{what} (per run: {nodes} x {fmt_hours(hours)} h)", hours,
-                      node_price)
+    # Worst case: spot nodes at their on-demand price (inputs.worst_quote).
+    worst_price = worst_quote(str(itype), ctx, market).hourly_usd if itype else (
+        worst_quote(slice_name, ctx, market).hourly_usd)
+    worst_what = f"{what} at on-demand" if spot else what
+    worst_part = Part(runs * nodes * extra_worst, f"{worst_what} (per run: {nodes} x {fmt_hours(hours)} h)", hours,
+                      worst_price)
     line = cost_line(res, Category.ACCELERATORS, [part], [worst_part], hourly=nodes * node_price * extra,
                      accelerators=gpus * nodes if itype else chips, accelerator_name=accel, spot=spot,
                      on_demand_accelerators=0 if spot else (gpus * nodes if itype else chips))
