@@ -23,7 +23,14 @@ from typing import Any
 from aiinfra.catalog import aws_instance_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.rules.aws import eks_public_access_cidrs, eks_version_support
-from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_generations, tpu_slice
+from aiinfra.catalog.tpu import (
+    TpuTypeError,
+    gke_machine_type,
+    tpu_generation,
+    tpu_generation_for_gke,
+    tpu_generations,
+    tpu_slice,
+)
 from aiinfra.contract import ACCELERATOR_LABEL, GPU_TAINT_KEY, POOL_LABEL, TPU_TAINT_KEY  # noqa: F401 (re-exported)
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
 from components.config_reader import RESOURCE_NAME, Reader, get, hint, key_of, keys, setting, settings, show
@@ -354,22 +361,11 @@ def _parse_aws_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str, tier_efa: 
     )
 
 
-# GKE's accelerator type for the GPUs of each accelerator-optimized family (the value GKE puts
-# in `cloud.google.com/gke-accelerator`). Source:
-# https://cloud.google.com/kubernetes-engine/docs/how-to/gpus#available (as of 2026-11-28).
-GKE_GPU_TYPES: dict[str, str] = {
-    "g2-standard-": "nvidia-l4",
-    "a2-highgpu-": "nvidia-tesla-a100",
-    "a2-megagpu-": "nvidia-tesla-a100",
-    "a2-ultragpu-": "nvidia-a100-80gb",
-    "a3-highgpu-": "nvidia-h100-80gb",
-    "a3-megagpu-": "nvidia-h100-mega-80gb",
-    "a3-ultragpu-": "nvidia-h200-141gb",
-}
-
-
 def gke_gpu_type(machine_type: str) -> str:
-    return next((v for k, v in GKE_GPU_TYPES.items() if machine_type.startswith(k)), "")
+    """GKE's accelerator type for a machine's GPUs (`cloud.google.com/gke-accelerator`): catalog
+    `gcp_machines.json` `accelerator_type`; '' for a machine the catalog does not list."""
+    facts = gcp_machine_type(machine_type)
+    return facts.accelerator_type if facts else ""
 
 
 def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPoolSpec:
@@ -397,18 +393,13 @@ def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPool
     )
 
 
-# GKE node pool machine type and accelerator label per TPU generation (catalog data, tpu.json).
-GKE_TPU_MACHINES: dict[str, tuple[str, str]] = {
-    g.name: (g.gke_machine_type, g.gke_accelerator) for g in tpu_generations().values() if g.gke_accelerator
-}
+# TPU generations GKE runs node pools for (catalog data, tpu.json `gke_machine_type`).
+GKE_TPU_GENERATIONS: tuple[str, ...] = tuple(g.name for g in tpu_generations().values() if g.gke_machine_type)
 
 
 def _tpu_generation_zones(label: str) -> tuple[str, tuple[str, ...]] | None:
-    for gen, (_, gke_label) in GKE_TPU_MACHINES.items():
-        facts = tpu_generation(gen)
-        if gke_label == label and facts is not None:
-            return gen, facts.zones
-    return None
+    facts = tpu_generation_for_gke(label)
+    return (facts.name, facts.zones) if facts is not None else None
 
 
 def tpu_hosts(topology: str, chips_per_host: int) -> int:
@@ -429,13 +420,12 @@ def _parse_tpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> TpuPoolSpec
             slice_ = tpu_slice(tpu_type)
         except TpuTypeError as exc:
             r.add(f"{path}.tpuType", str(exc), tpu_type)
-    machine, label = GKE_TPU_MACHINES.get(slice_.generation, ("", "")) if slice_ else ("", "")
+    machine = gke_machine_type(slice_) if slice_ else ""
+    generation = tpu_generation(slice_.generation) if slice_ else None
+    label = generation.gke_accelerator if generation and machine else ""
     if slice_ is not None and not machine:
         r.add(f"{path}.tpuType", f"{tpu_type!r}: GKE has no node pools for TPU {slice_.generation}; "
-                                 f"use one of {', '.join(GKE_TPU_MACHINES)}", tpu_type, tuple(GKE_TPU_MACHINES))
-    if slice_ is not None and machine and slice_.hosts == 1:
-        # A single-host slice takes the machine with exactly its chip count (`-1t`, `-4t`, `-8t`).
-        machine = machine.replace("-4t", f"-{slice_.chips}t")
+                                 f"use one of {', '.join(GKE_TPU_GENERATIONS)}", tpu_type, GKE_TPU_GENERATIONS)
     spot = get(r, TpuPoolSpec, "spot", obj, path)
     per_host = slice_.chips // slice_.hosts if slice_ else 1
     return TpuPoolSpec(

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from aiinfra.catalog.gcp import filestore_tier
+from aiinfra.catalog.storage import fsx_lustre
 from components.common import parse_zone
 from components.config_reader import Reader, get, keys, setting
 
@@ -34,8 +35,8 @@ class FilestoreTierName(StrEnum):
 
 EFS_IA_DAYS = (1, 7, 14, 30, 60, 90, 180, 270, 365)
 """Lifecycle transitions EFS offers (`TransitionToIARules`)."""
-FSX_PERSISTENT_2_THROUGHPUT = (125, 250, 500, 1000)
-"""MB/s per TiB a PERSISTENT_2 file system takes."""
+FSX_PERSISTENT_2_THROUGHPUT = fsx_lustre().persistent_2_throughputs
+"""MB/s per TiB a PERSISTENT_2 file system takes (catalog: aws_storage.json)."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class BucketSpec:
 class FsxSpec:
     enabled: bool = setting("enabled", False, doc="FSx for Lustre in the GPU subnet, linked to the bucket")
     storage_capacity_gib: int = setting("storageCapacityGib", 1200, lo=1200, unit="GiB",
-                                        doc="1200 or a multiple of 2400")
+                                        doc=fsx_lustre().describe())
     deployment_type: FsxDeploymentType = setting("deploymentType", FsxDeploymentType.PERSISTENT_2,
                                                  doc="FSx for Lustre deployment type")
     per_unit_storage_throughput: int = setting(
@@ -163,9 +164,9 @@ def _parse_fsx(r: Reader, raw: Any) -> FsxSpec:
     r.known_keys(obj, keys(FsxSpec), path)
     deployment = get(r, FsxSpec, "deployment_type", obj, path)
     capacity = get(r, FsxSpec, "storage_capacity_gib", obj, path)
-    if capacity != 1200 and capacity % 2400:
-        r.add(f"{path}.storageCapacityGib", f"{capacity} is not allowed; FSx for Lustre takes 1200 or a "
-                                            "multiple of 2400 GiB", capacity)
+    if not fsx_lustre().admits(capacity):
+        r.add(f"{path}.storageCapacityGib", f"{capacity} is not allowed; FSx for Lustre takes "
+                                            f"{fsx_lustre().describe()} GiB", capacity)
     throughput = get(r, FsxSpec, "per_unit_storage_throughput", obj, path)
     if deployment is FsxDeploymentType.PERSISTENT_2 and throughput not in FSX_PERSISTENT_2_THROUGHPUT:
         r.add(f"{path}.perUnitStorageThroughput", f"{throughput} is not allowed for PERSISTENT_2; expected "
