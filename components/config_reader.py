@@ -40,7 +40,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from functools import cache
 from typing import Any, TypeVar
@@ -49,6 +49,7 @@ from aiinfra.catalog import closest
 from aiinfra.problems import UNSET, Problem
 
 E = TypeVar("E", bound=Enum)
+N = TypeVar("N")
 
 REQUIRED: Any = dataclasses.MISSING
 """`setting(key, REQUIRED, ...)`: the key has no default; the model field has none either."""
@@ -237,6 +238,23 @@ class Reader:
             self.add(path, f"expected a list, got {show(value)}", value)
             return []
         return value
+
+    def named_list(self, raw: Any, path: str, parse: Callable[[Mapping[str, Any], str], N]) -> tuple[N, ...]:
+        """A list of named objects at `path`: each entry read by `parse(obj, entry_path)`; null and
+        non-mapping entries are problems (and skipped); a name used twice is a problem."""
+        out: list[N] = []
+        seen: dict[str, str] = {}
+        for i, item in enumerate(self.sequence(raw, path)):
+            where = f"{path}[{i}]"
+            obj = self.entry(item, where)
+            if obj is None:
+                continue
+            parsed = parse(obj, where)
+            name = getattr(parsed, "name", "")
+            if name:
+                self.unique(seen, name, where, where)
+            out.append(parsed)
+        return tuple(out)
 
     def known_keys(self, obj: Mapping[str, Any], allowed: Iterable[str], path: str) -> None:
         """Flag keys the schema does not know (a typo otherwise silently becomes a default)."""

@@ -140,18 +140,7 @@ def check_efa_on_ultra(r: Reader, itype: str, facts: AwsInstanceType, where: str
 
 
 def parse_gpu_groups(r: Reader, raw: Any, network: NetworkSpec, env: Environment) -> tuple[GpuGroupSpec, ...]:
-    groups: list[GpuGroupSpec] = []
-    seen: dict[str, str] = {}
-    for i, item in enumerate(r.sequence(raw, "gpuGroups")):
-        path = f"gpuGroups[{i}]"
-        obj = r.entry(item, path)
-        if obj is None:
-            continue
-        group = _parse_gpu_group(r, obj, path, network, env)
-        if group.name:
-            r.unique(seen, group.name, path, f"gpuGroups[{i}]")
-        groups.append(group)
-    return tuple(groups)
+    return r.named_list(raw, "gpuGroups", lambda obj, path: _parse_gpu_group(r, obj, path, network, env))
 
 
 def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: NetworkSpec,
@@ -381,18 +370,7 @@ _AWS_ONLY_GROUP_KEYS = {
 
 
 def parse_gcp_gpu_groups(r: Reader, raw: Any, network: NetworkSpec, region: str) -> tuple[GcpGpuGroupSpec, ...]:
-    groups: list[GcpGpuGroupSpec] = []
-    seen: dict[str, str] = {}
-    for i, item in enumerate(r.sequence(raw, "gpuGroups")):
-        path = f"gpuGroups[{i}]"
-        obj = r.entry(item, path)
-        if obj is None:
-            continue
-        group = _parse_gcp_gpu_group(r, obj, path, network, region)
-        if group.name:
-            r.unique(seen, group.name, path, f"gpuGroups[{i}]")
-        groups.append(group)
-    return tuple(groups)
+    return r.named_list(raw, "gpuGroups", lambda obj, path: _parse_gcp_gpu_group(r, obj, path, network, region))
 
 
 def _parse_gcp_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: NetworkSpec,
@@ -579,18 +557,7 @@ def parse_tpu_pods(r: Reader, raw: Any, region: str, cloud: str) -> tuple[TpuPod
     if items and cloud != "gcp":
         r.add("tpuPods", f"TPUs exist only on Google Cloud; set cloud: gcp or remove tpuPods (cloud is {cloud!r})")
         return ()
-    pods: list[TpuPodSpec] = []
-    seen: dict[str, str] = {}
-    for i, item in enumerate(items):
-        path = f"tpuPods[{i}]"
-        obj = r.entry(item, path)
-        if obj is None:
-            continue
-        pod = _parse_tpu_pod(r, obj, path, region)
-        if pod.name:
-            r.unique(seen, pod.name, path, f"tpuPods[{i}]")
-        pods.append(pod)
-    return tuple(pods)
+    return r.named_list(items, "tpuPods", lambda obj, path: _parse_tpu_pod(r, obj, path, region))
 
 
 def _parse_tpu_pod(r: Reader, obj: Mapping[str, Any], path: str, region: str) -> TpuPodSpec:
