@@ -44,7 +44,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -261,26 +260,6 @@ class ServerProc:
         return self.proc.wait(timeout=60)
 
 
-def _lm_model(path: Path) -> Path:
-    """The LM-shaped graph of security finding 5: INT64 [B, T] -> FP32 [B, T, 256], both axes dynamic."""
-    import torch
-
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Embedding(256, 64), torch.nn.Linear(64, 256)).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (torch.zeros(1, 8, dtype=torch.int64),),
-            str(path),
-            dynamo=False,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}},
-        )
-    return path
-
-
 async def _liveness_probe(port: int, stop: asyncio.Event, worst: list[float]) -> None:
     raw = f"GET /v2/health/live HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
     reader, writer = await asyncio.open_connection(HOST, port)
@@ -323,7 +302,10 @@ async def _attack(port: int, calls: list[Call], repeat: int, concurrency: int) -
 
 
 def lm_attack(tmp: Path, token: str) -> dict[str, Any]:
-    model = _lm_model(tmp / "lm_shaped.onnx")
+    sys.path.insert(0, str(ROOT / "training_images" / "compressor"))
+    from compressor.reference import export_lm_shaped
+
+    model = export_lm_shaped(tmp / "lm_shaped.onnx")
     server = ServerProc(model, "lm", token)
     path = "/v2/models/lm/infer"
     rng = np.random.default_rng(0)

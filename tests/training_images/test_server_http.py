@@ -20,6 +20,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from compressor.reference import export_lm_shaped
 
 
 def _export_mlp(path: Path) -> Path:
@@ -333,27 +334,9 @@ def test_metric_labels_stay_bounded_under_random_urls(server: Server) -> None:
     assert text.count("\n") - before < 20
 
 
-def _export_lm_shaped(path: Path) -> Path:
-    """Security finding 5's model: INT64 [B, T] -> FP32 [B, T, 256] with dynamic batch and sequence axes."""
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Embedding(256, 64), torch.nn.Linear(64, 256)).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            net,
-            (torch.zeros(1, 8, dtype=torch.int64),),
-            str(path),
-            dynamo=False,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch", 1: "seq"}, "logits": {0: "batch", 1: "seq"}},
-        )
-    return path
-
-
 @pytest.fixture(scope="module")
 def lm_server(tmp_path_factory: pytest.TempPathFactory, child_env: dict[str, str]) -> Iterator[Server]:
-    model = _export_lm_shaped(tmp_path_factory.mktemp("lm") / "lm.onnx")
+    model = export_lm_shaped(tmp_path_factory.mktemp("lm") / "lm.onnx")
     # Small caps so the test requests stay small: 512 tokens per axis, 2,048 per request, 1 MiB responses.
     s = start_server(
         child_env,
