@@ -3,7 +3,9 @@
 The components write these onto node pools and pod specs (`components/kubernetes/`,
 `components/workloads/`); the estimator reads them back from the planned resources to price a
 training job on the pool it selects (`aiinfra/costs/pricers/kubernetes.py`). Written once,
-here; components import this module as they import `aiinfra.catalog`. Values of
+here and nowhere else (`tests/aiinfra/test_contract.py` fails on a second definition, a
+re-export, or the bare string elsewhere); components import this module as they import
+`aiinfra.catalog`. Values of
 `ACCELERATOR_LABEL` are canonical accelerator names (`aiinfra.catalog.canonical`).
 """
 
@@ -13,11 +15,13 @@ __all__ = [
     "ACCELERATOR_LABEL",
     "GKE_TPU_ACCELERATOR_LABEL",
     "GKE_TPU_TOPOLOGY_LABEL",
+    "GPU_RESOURCE",
     "GPU_TAINT_KEY",
     "INSTANCE_TYPE_LABEL",
     "INSTANCE_TYPE_LABELS",
     "POOL_LABEL",
     "SPOT_LABELS",
+    "TPU_RESOURCE",
     "TPU_TAINT_KEY",
 ]
 
@@ -29,6 +33,10 @@ GPU_TAINT_KEY = "nvidia.com/gpu"
 """Taint on every GPU node (`nvidia.com/gpu=present:NoSchedule`): only pods that ask for GPUs land there."""
 TPU_TAINT_KEY = "google.com/tpu"
 """Taint on every TPU node: only pods that ask for TPU chips land there."""
+GPU_RESOURCE = "nvidia.com/gpu"
+"""The extended resource a pod requests GPUs with (the device plugin advertises it); the estimator counts it."""
+TPU_RESOURCE = "google.com/tpu"
+"""The extended resource a pod requests TPU chips with (GKE advertises it on TPU nodes)."""
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 """Well-known label the kubelet sets; selecting on it also lets the estimator price a pod's node."""

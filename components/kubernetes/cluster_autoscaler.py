@@ -24,9 +24,10 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.kubernetes.config import GPU_TAINT_KEY, GpuPoolSpec, cluster_autoscaler_image
+from aiinfra.contract import GPU_RESOURCE, GPU_TAINT_KEY
+from components.kubernetes.config import GpuPoolSpec, cluster_autoscaler_image
 from components.kubernetes.manifests import PART_OF, Manifest
-from components.kubernetes.placement import EFA_RESOURCE, GPU_RESOURCE
+from components.kubernetes.placement import EFA_RESOURCE
 
 NAME = "cluster-autoscaler"
 NAMESPACE = "kube-system"

@@ -31,7 +31,6 @@ from aiinfra.catalog.tpu import (
     tpu_generations,
     tpu_slice,
 )
-from aiinfra.contract import ACCELERATOR_LABEL, GPU_TAINT_KEY, POOL_LABEL, TPU_TAINT_KEY  # noqa: F401 (re-exported)
 from components.compute.config import check_aws_gpu_type, check_efa_on_ultra
 from components.config_reader import RESOURCE_NAME, Reader, get, hint, key_of, keys, setting, settings, show
 

@@ -9,7 +9,7 @@ project-wide.
 
 from __future__ import annotations
 
-from aiinfra.contract import ACCELERATOR_LABEL
+from aiinfra.contract import ACCELERATOR_LABEL, GPU_TAINT_KEY
 from components.kubernetes.config import addon_image
 from components.kubernetes.manifests import PART_OF, Manifest
 
@@ -81,7 +81,7 @@ def deny_ingress(name: str) -> Manifest:
 def nvidia_device_plugin() -> Manifest:
     """Advertises `nvidia.com/gpu` on every node of a GPU pool."""
     ds = _daemonset("nvidia-device-plugin", addon_image("nvidia-device-plugin"), ACCELERATOR_LABEL,
-                    "nvidia.com/gpu", [])
+                    GPU_TAINT_KEY, [])
     container = ds["spec"]["template"]["spec"]["containers"][0]
     # A node whose driver is not up yet keeps the plugin retrying instead of crash-looping.
     container["env"] = [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}]
@@ -94,7 +94,7 @@ def efa_device_plugin(region: str) -> Manifest:
     Pod spec as in the eks-charts chart (`stable/aws-efa-k8s-device-plugin`, v0.5.30): host
     network, so the plugin sees the node's EFA interfaces (versions.json has source and date)."""
     ds = _daemonset("aws-efa-k8s-device-plugin", addon_image("efa-device-plugin", region), EFA_LABEL,
-                    "nvidia.com/gpu", [("infiniband", "/dev/infiniband")])
+                    GPU_TAINT_KEY, [("infiniband", "/dev/infiniband")])
     ds["spec"]["template"]["spec"]["hostNetwork"] = True
     ds["metadata"]["annotations"]["checkov.io/skip5"] = (
         "CKV_K8S_19=the EFA plugin enumerates the node's EFA interfaces, which only the host network shows")

@@ -15,16 +15,16 @@ from aiinfra.contract import (
     ACCELERATOR_LABEL,
     GKE_TPU_ACCELERATOR_LABEL,
     GKE_TPU_TOPOLOGY_LABEL,
+    GPU_RESOURCE,
     GPU_TAINT_KEY,
     INSTANCE_TYPE_LABEL,
     POOL_LABEL,
     SPOT_LABELS,
+    TPU_RESOURCE,
     TPU_TAINT_KEY,
 )
 from components.kubernetes.config import GpuPoolSpec, TpuPoolSpec
 
-GPU_RESOURCE = "nvidia.com/gpu"
-TPU_RESOURCE = "google.com/tpu"
 EFA_RESOURCE = "vpc.amazonaws.com/efa"
 SYSTEM_POOL = "system"
 

@@ -24,9 +24,10 @@ import math
 from dataclasses import dataclass
 
 from aiinfra.catalog.prices import Market, PriceError, hourly_price
+from aiinfra.contract import GPU_RESOURCE, TPU_RESOURCE
 from components.kubernetes.config import GpuPoolSpec, KubernetesSpec, TpuPoolSpec
 from components.kubernetes.manifests import PART_OF, Manifest
-from components.kubernetes.placement import GPU_RESOURCE, TPU_RESOURCE, Placement
+from components.kubernetes.placement import Placement
 
 HOURS_PER_MONTH = 730
 

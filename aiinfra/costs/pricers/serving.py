@@ -24,7 +24,7 @@ from typing import Any
 
 from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.prices import Market
-from aiinfra.contract import INSTANCE_TYPE_LABELS, POOL_LABEL, SPOT_LABELS
+from aiinfra.contract import GPU_RESOURCE, INSTANCE_TYPE_LABELS, POOL_LABEL, SPOT_LABELS
 from aiinfra.costs.inputs import Context, H, Part, Pricer, Unpriced, cost_line, fmt_usd, get, num, quote
 from aiinfra.costs.model import Category, CostLine, CostResource, Status
 from aiinfra.costs.pricers.kubernetes import _pool_nodes
@@ -32,7 +32,6 @@ from aiinfra.costs.pricers.kubernetes import _pool_nodes
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
-GPU = "nvidia.com/gpu"
 
 
 def _gpus_per_pod(pod: Any) -> int:
@@ -40,11 +39,11 @@ def _gpus_per_pod(pod: Any) -> int:
     for c in get(pod, "containers", []) or []:
         limits = get(c, "resources.limits", {}) or {}
         requests = get(c, "resources.requests", {}) or {}
-        value = limits.get(GPU, requests.get(GPU, 0))
+        value = limits.get(GPU_RESOURCE, requests.get(GPU_RESOURCE, 0))
         try:
             total += int(value)
         except (TypeError, ValueError):
-            raise Unpriced(f"container {c.get('name', '?')}: {GPU} is {value!r}, not a number") from None
+            raise Unpriced(f"container {c.get('name', '?')}: {GPU_RESOURCE} is {value!r}, not a number") from None
     return total
 
 
