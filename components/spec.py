@@ -240,6 +240,11 @@ def _check_workload_storage(r: Reader, cloud: Cloud, storage: StorageSpec, workl
             r.add(f"workloads.trainingJobs[{i}].sharedStorageGib", f"{job.shared_storage_gib} is below the "
                   "1024 GiB a Filestore CSI volume (standard-rwx) starts at; raise it, or enable "
                   "storage.filestore so jobs share the stack's instance", job.shared_storage_gib)
+        # A renamed job resumes only where its claim reaches the same directory: the stack's shared Filestore.
+        if cloud is Cloud.GCP and not storage.filestore.enabled and job.checkpoint_path != job.name:
+            r.add(f"workloads.trainingJobs[{i}].checkpointPath", f"{job.checkpoint_path!r} differs from the job's "
+                  "name, but without storage.filestore each job's claim provisions its own Filestore instance, so "
+                  "the run would not find those checkpoints; enable storage.filestore", job.checkpoint_path)
     if cloud is Cloud.AWS and workloads.training_jobs and not storage.efs.enabled:
         r.add("storage.efs.enabled", "false, but workloads.trainingJobs keep checkpoints on the shared file system; "
                                      "set it to true", False)

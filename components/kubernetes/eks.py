@@ -305,7 +305,16 @@ class EksCluster(pulumi.ComponentResource):
 
 
 def efs_storage_class(file_system_id: pulumi.Input[str], retain: bool) -> pods.Manifest:
-    """Dynamic EFS access points, one per claim, owned by the images' non-root user."""
+    """Dynamic EFS access points, one per claim, owned by the images' non-root user; one directory per claim NAME.
+
+    The driver roots each access point at `<basePath>/<subPathPattern>` and, unless `ensureUniqueDirectory` is
+    "false", appends a UUID to it (default pattern `${.PV.name}`: a fresh directory per claim). Here the pattern is
+    the claim's name with no UUID, so every claim called `checkpoints-<folder>`, in any namespace, mounts
+    `/k8s/checkpoints-<folder>`: a training job renamed with the same `checkpointPath` (a new namespace, a new
+    claim) finds its predecessor's checkpoints (aws-efs-csi-driver docs/parameters.md: `subPathPattern` supports
+    `.PVC.name`, `.PVC.namespace`, `.PV.name`; `ensureUniqueDirectory`). Deleting a claim deletes its access point,
+    never the directory (the controller's `delete-access-point-root-dir` is off by default and not set here).
+    The class serves only the training jobs' checkpoint claims (training_job.checkpoint_claim)."""
     return {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
@@ -313,7 +322,7 @@ def efs_storage_class(file_system_id: pulumi.Input[str], retain: bool) -> pods.M
         "provisioner": "efs.csi.aws.com",
         "parameters": {"provisioningMode": "efs-ap", "fileSystemId": file_system_id, "directoryPerms": "700",
                        "uid": str(pods.RUN_AS_USER), "gid": str(pods.RUN_AS_USER),
-                       "basePath": "/k8s"},
+                       "basePath": "/k8s", "subPathPattern": "${.PVC.name}", "ensureUniqueDirectory": "false"},
         "reclaimPolicy": "Retain" if retain else "Delete",
         "volumeBindingMode": "Immediate",
     }

@@ -33,8 +33,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from aiinfra.contract import ACCELERATOR_LABEL, POOL_LABEL
-from components.kubernetes.placement import EFA_RESOURCE, TPU_RESOURCE, Placement
+from aiinfra.contract import ACCELERATOR_LABEL, POOL_LABEL, TPU_RESOURCE
+from components.kubernetes.placement import EFA_RESOURCE, Placement
 from components.workloads import pods
 from components.workloads.config import Launcher, TrainingJobSpec
 from components.workloads.pods import Manifest
@@ -98,6 +98,13 @@ def master_addr(job: TrainingJobSpec) -> str:
 
 def checkpoint_dir(job: TrainingJobSpec) -> str:
     return f"{job.shared_mount}/checkpoints/{job.checkpoint_path}"
+
+
+def checkpoint_claim(job: TrainingJobSpec) -> str:
+    """The claim is named after the checkpoint folder, not the job: EKS's `efs-sc` maps each claim name to one
+    directory on the file system (components/kubernetes/eks.py), so a renamed job keeping its `checkpointPath`
+    mounts the directory its predecessor wrote to."""
+    return f"checkpoints-{job.checkpoint_path}"
 
 
 def nproc_per_node(job: TrainingJobSpec, placement: Placement) -> int:
@@ -164,7 +171,7 @@ def render(job: TrainingJobSpec, placement: Placement, storage_class: pulumi.Inp
     labels = {**pods.PART_OF, "app.kubernetes.io/name": "trainer", "app.kubernetes.io/instance": job.name}
     selector = {JOB_LABEL: job.name}
     volumes: list[Manifest] = [
-        {"name": "shared", "persistentVolumeClaim": {"claimName": "checkpoints"}},
+        {"name": "shared", "persistentVolumeClaim": {"claimName": checkpoint_claim(job)}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
         # NCCL/Gloo stage tensors in /dev/shm; the default 64 MiB stalls multi-GPU data loaders.
         {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{job.shm_gib}Gi"}},
@@ -273,10 +280,11 @@ def _checkpoint_volume(job: TrainingJobSpec, ns: str, labels: Mapping[str, str],
                        shared: SharedVolume | None) -> list[Manifest]:
     """The claim on the shared file system: dynamic through a class, or bound to an existing volume."""
     size = f"{job.shared_storage_gib}Gi"
+    name = checkpoint_claim(job)
     claim: Manifest = {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": {"name": "checkpoints", "namespace": ns, "labels": dict(labels)},
+        "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": storage_class,
                  "resources": {"requests": {"storage": size}}},
     }
@@ -294,7 +302,7 @@ def _checkpoint_volume(job: TrainingJobSpec, ns: str, labels: Mapping[str, str],
             # The file system belongs to the stack, not to this claim: never delete it with the claim.
             "persistentVolumeReclaimPolicy": "Retain",
             "storageClassName": "",
-            "claimRef": {"namespace": ns, "name": "checkpoints"},
+            "claimRef": {"namespace": ns, "name": name},
             "csi": {"driver": shared.csi_driver, "volumeHandle": shared.volume_handle,
                     "volumeAttributes": dict(shared.attributes)},
         },

@@ -29,7 +29,7 @@ def test_the_checkpoint_claim_binds_the_stacks_filestore(plan_stack: Callable[..
                                    f"{instance.inputs['fileShares']['name']}")
     assert csi["volumeAttributes"]["volume"] == instance.inputs["fileShares"]["name"]
     assert pv.inputs["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
-    assert pv.inputs["spec"]["claimRef"] == {"namespace": "lm-tpu", "name": "checkpoints"}
+    assert pv.inputs["spec"]["claimRef"] == {"namespace": "lm-tpu", "name": "checkpoints-lm-tpu"}
     assert pvc.inputs["spec"]["storageClassName"] == ""
     assert pvc.inputs["spec"]["volumeName"] == pv.inputs["metadata"]["name"]
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aiinfra.offline import Plan
+from aiinfra.offline import Plan, PlanError
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +154,78 @@ def test_the_jobset_is_registered_with_its_spec_ignored(monkeypatch: pytest.Monk
     plan_values(kubernetes={"version": "1.33", "gpuPools": [{"name": "l4", "instanceType": "g6.xlarge"}]},
                 workloads={"trainingJobs": [{"name": "sweep", "image": f"ghcr.io/a/trainer@{digest}", "pool": "l4"}]})
     assert sorted(seen["JobSet"].ignore_changes) == ["metadata", "spec"]
+
+
+def efs_directory(plan: Plan, claim: dict[str, Any]) -> str | None:
+    """The directory an EFS CSI access point for this claim is rooted at, as the driver derives it
+    (aws-efs-csi-driver pkg/driver/controller.go: `basePath` + `subPathPattern` with `${.PVC.name}`,
+    `${.PVC.namespace}`, `${.PV.name}` substituted, plus `-<uuid>` unless `ensureUniqueDirectory` is "false").
+    None when the path holds the PV's name or a UUID: a fresh directory for every new claim."""
+    cls = claim["spec"]["storageClassName"]
+    [sc] = [r.inputs for r in plan.resources if r.type.endswith(":StorageClass")
+            and r.inputs["metadata"]["name"] == cls]
+    assert sc["provisioner"] == "efs.csi.aws.com" and sc["parameters"]["provisioningMode"] == "efs-ap"
+    params = sc["parameters"]
+    pattern = params.get("subPathPattern", "/${.PV.name}")
+    if "${.PV.name}" in pattern or params.get("ensureUniqueDirectory", "true").lower() != "false":
+        return None
+    path = (pattern.replace("${.PVC.name}", claim["metadata"]["name"])
+            .replace("${.PVC.namespace}", claim["metadata"]["namespace"]))
+    return f"{params.get('basePath', '').rstrip('/')}/{path.lstrip('/')}"
+
+
+def _job(plan: Plan, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the trainer container, the checkpoint claim it mounts) of job `name`."""
+    pod = pod_spec(k8s(plan, "JobSet", name))
+    [volume] = [v for v in pod["volumes"] if v["name"] == "shared"]
+    [claim] = [r.inputs for r in plan.resources if r.type.endswith(":PersistentVolumeClaim")
+               and r.inputs["metadata"]["namespace"] == name]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    return pod["containers"][0], claim
+
+
+def test_a_renamed_job_mounts_its_predecessors_directory_on_eks(plan_values: Callable[..., Plan]) -> None:
+    """Issue 16 item 5: renaming a job (new namespace, new claim) with the same checkpointPath resumes: on EKS the
+    new claim's access point is rooted at the same EFS directory as the old one's."""
+    digest = "sha256:" + "1" * 64
+    cluster = {"version": "1.33", "gpuPools": [{"name": "l4", "instanceType": "g6.xlarge"}]}
+    job = {"image": f"ghcr.io/a/trainer@{digest}", "pool": "l4"}
+    before = plan_values(kubernetes=cluster, workloads={"trainingJobs": [{"name": "sweep", **job}]})
+    after = plan_values(kubernetes=cluster,
+                        workloads={"trainingJobs": [{"name": "sweep-v2", "checkpointPath": "sweep", **job}]})
+    other = plan_values(kubernetes=cluster, workloads={"trainingJobs": [{"name": "other", **job}]})
+    (c_before, claim_before), (c_after, claim_after) = _job(before, "sweep"), _job(after, "sweep-v2")
+    _, claim_other = _job(other, "other")
+    assert claim_before["metadata"]["namespace"] != claim_after["metadata"]["namespace"]
+    directory = efs_directory(before, claim_before)
+    assert directory is not None, "each new claim gets a fresh directory: a renamed job starts at step 0"
+    assert efs_directory(after, claim_after) == directory == "/k8s/checkpoints-sweep"
+    assert env(c_before)["CHECKPOINT_DIR"] == env(c_after)["CHECKPOINT_DIR"] == "/mnt/shared/checkpoints/sweep"
+    # Another checkpoint folder is another directory.
+    assert efs_directory(other, claim_other) == "/k8s/checkpoints-other"
+
+
+def test_a_renamed_job_mounts_the_same_filestore_share_on_gke(plan_stack: Callable[..., Plan]) -> None:
+    """On GKE the checkpoint claim binds the stack's Filestore share root, whatever the job's name."""
+    before = plan_stack("gcp-prod")
+    after = plan_stack("gcp-prod", ["workloads.trainingJobs[0].name=lm-tpu-v2",
+                                    "workloads.trainingJobs[0].checkpointPath=lm-tpu"])
+
+    def mounted(plan: Plan, name: str) -> tuple[Any, str]:
+        container, claim = _job(plan, name)
+        [pv] = [r.inputs for r in plan.resources if r.type.endswith(":PersistentVolume")
+                and r.inputs["metadata"]["name"] == claim["spec"]["volumeName"]]
+        return pv["spec"]["csi"]["volumeHandle"], env(container)["CHECKPOINT_DIR"]
+
+    assert mounted(before, "lm-tpu") == mounted(after, "lm-tpu-v2")
+
+
+def test_resuming_a_renamed_job_on_gke_needs_the_stacks_filestore(plan_stack: Callable[..., Plan]) -> None:
+    """Without the stack's Filestore each claim provisions its own instance: the renamed job's would be empty."""
+    with pytest.raises(PlanError, match=r"workloads\.trainingJobs\[0\]\.checkpointPath: 'lm-tpu' .*"
+                                        r"storage\.filestore"):
+        plan_stack("gcp-prod", ["storage.filestore.enabled=false", "workloads.trainingJobs[0].name=lm-tpu-v2",
+                                "workloads.trainingJobs[0].checkpointPath=lm-tpu"])
 
 
 def test_a_renamed_job_keeps_its_checkpoint_folder(plan_values: Callable[..., Plan]) -> None:
