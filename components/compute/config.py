@@ -16,6 +16,8 @@ from typing import Any
 
 from aiinfra.catalog import AwsInstanceType, aws_instance_type, aws_instance_types
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators, n1_machine_types
+from aiinfra.catalog.rules._support import eks_supported_versions
+from aiinfra.catalog.rules.aws import eks_ami_line
 from aiinfra.catalog.rules.gcp import cpu_autoscaler_min_replicas
 from aiinfra.catalog.tpu import TpuTypeError, tpu_generation, tpu_slice
 from components.common import Environment, Purchase, parse_zone
@@ -37,8 +39,6 @@ class AmiFamily(StrEnum):
     """EKS-optimized accelerated Amazon Linux 2023 AMI (NVIDIA)."""
 
 
-EKS_AMI_VERSIONS = ("1.31", "1.32", "1.33", "1.34")
-"""EKS accelerated AMI lines published in SSM (the AMI line, not the control plane: see kubernetes/data)."""
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _DAY = "(MON|TUE|WED|THU|FRI|SAT|SUN)"
 _DAYS = re.compile(rf"^(\*|{_DAY}(-{_DAY})?(,{_DAY})*)$")
@@ -227,9 +227,9 @@ def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: Netw
 
     ami = get(r, GpuGroupSpec, "ami_family", obj, path)
     k8s = get(r, GpuGroupSpec, "kubernetes_version", obj, path)
-    if k8s not in EKS_AMI_VERSIONS:
-        r.add(f"{path}.kubernetesVersion", f"{k8s!r} is not allowed; expected one of {', '.join(EKS_AMI_VERSIONS)}",
-              k8s, EKS_AMI_VERSIONS)
+    problem = eks_ami_line(k8s)
+    if problem:
+        r.add(f"{path}.kubernetesVersion", problem, k8s, eks_supported_versions())
 
     return GpuGroupSpec(
         name=name or f"group{path}", instance_type=itype, extra_instance_types=tuple(extras), min_size=min_size,

@@ -10,7 +10,7 @@ import ipaddress
 from collections.abc import Sequence
 from datetime import date
 
-from aiinfra.catalog.rules._support import eks_versions
+from aiinfra.catalog.rules._support import eks_supported_versions, eks_versions
 
 
 def cluster_placement_group_azs(az_count: int) -> str | None:
@@ -107,3 +107,17 @@ def eks_version_support(version: str, on: date) -> str | None:
     current = [v for v, r in eks_versions().items() if r["released"] <= on <= r["standard_end"]]
     return (f"EKS ended extended support for {version} on {row['extended_end']}; it can no longer be created; "
             f"versions in standard support: {', '.join(current)}")
+
+
+def eks_ami_line(version: str) -> str | None:
+    """EKS publishes its accelerated AL2023 AMI in SSM for every Kubernetes version it supports, and for no other.
+
+    `/aws/service/eks/optimized-ami/<version>/amazon-linux-2023/x86_64/nvidia/recommended/image_id`
+    exists for each EKS supported version, so the AMI lines are the control plane versions of
+    `components/kubernetes/data/versions.json` (not a second list).
+    Source: https://docs.aws.amazon.com/eks/latest/userguide/retrieve-ami-id.html
+    As of: 2026-11-30
+    Checked: config (gpuGroups[].kubernetesVersion)
+    """
+    lines = eks_supported_versions()
+    return None if version in lines else f"{version!r} is not allowed; expected one of {', '.join(lines)}"
