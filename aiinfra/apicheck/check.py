@@ -4,8 +4,9 @@ For every resource type in `bindings.BINDINGS` the inputs are walked alongside t
 shape of the create call: enum membership, numeric ranges (botocore `min`/`max`, Google
 `minimum`/`maximum` and integer formats), string length and pattern, list and map sizes, and
 the members a nested request structure requires. Only known values are checked: unknown
-outputs (`[unknown]`) and secrets are skipped, and so are the IDs of other resources (the
-mapping leaves them out).
+outputs (`[unknown]`) and secrets are skipped. The IDs of other resources are checked like any
+value: the mock engine issues them in the clouds' own formats (`vpc-` and 17 hex digits,
+aiinfra/offline/mocks.py), so a reference the API's pattern or length refuses is the program's.
 
 Patterns must match the whole value, as the services apply them: IAM refuses `bad name` with
 "Member must satisfy regular expression pattern: [\\w+=,.@-]+", and Google validates names
@@ -29,10 +30,6 @@ from aiinfra.problems import Problem, ProblemsError
 
 _OPAQUE = ("[unknown]", "[secret]")
 _ENUM_LISTED = 12  # enums longer than this are summarised with the closest values
-# Properties that carry another resource's ID or ARN. Under the mock engine those are made up
-# (and the real ones come from the cloud), so they say nothing about the program; unless the
-# mapping lists one explicitly, they are not checked.
-_REFERENCE = re.compile(r"(Id|Ids|Arn|Arns|^securityGroups|^groups|^subnets?)$")
 
 
 class ApiCheckError(ProblemsError):
@@ -108,7 +105,7 @@ class _Checker:
         if root.shape is None:
             raise LookupError(f"{self.token}: root {self.binding.root} is not in {root.operation}")
         for key, value in inputs.items():
-            if key in self.binding.members or _REFERENCE.search(key):
+            if key in self.binding.members:
                 continue
             shape = root.shape.member(key)
             if shape is not None:
@@ -129,7 +126,7 @@ class _Checker:
             present = {k.lower() for k, v in value.items() if v is not None}
             for key, child in value.items():
                 child_prop = f"{prop}.{key}"
-                if child_prop in self.binding.members or _REFERENCE.search(key):
+                if child_prop in self.binding.members:
                     continue
                 member = shape.member(key)
                 if member is not None:

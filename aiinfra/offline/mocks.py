@@ -59,6 +59,12 @@ def _hex(seed: str, n: int = 17) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:n]
 
 
+def _ec2_id(prefix: str, seed: str) -> str:
+    """An id in the cloud's own format: `<prefix>-` and 17 hex digits, the first a 0 (`vpc-0a1b2c3d4e5f67890`), as
+    EC2, EFS and FSx issue them; apicheck checks references against the API patterns with these."""
+    return f"{prefix}-0{_hex(seed, 16)}"
+
+
 def _autoname(name: str) -> str:
     """Pulumi's auto-naming: the logical name plus a random-looking suffix."""
     return f"{name}-{_hex(name, 7)}"
@@ -102,7 +108,7 @@ class PlanMocks(pulumi.runtime.Mocks):
 
     def _aws_outputs(self, token: str, name: str, out: dict[str, Any]) -> str:
         prefix = _AWS_ID_PREFIX.get(token)
-        rid = f"{prefix}-0{_hex(name)}" if prefix else out.get("name") or _autoname(name)
+        rid = _ec2_id(prefix, name) if prefix else out.get("name") or _autoname(name)
         service = token.split(":")[1].split("/")[0]
         out.setdefault("arn", f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{rid}")
         if token == "aws:s3/bucket:Bucket":
@@ -125,7 +131,7 @@ class PlanMocks(pulumi.runtime.Mocks):
             out.update(latestVersion=1, defaultVersion=1)
         elif token == "aws:ec2/placementGroup:PlacementGroup":
             rid = out.get("name") or _autoname(name)
-            out.update(name=rid, placementGroupId=f"pg-0{_hex(name)}")
+            out.update(name=rid, placementGroupId=_ec2_id("pg", name))
         elif token == "aws:efs/fileSystem:FileSystem":
             out.update(dnsName=f"{rid}.efs.{self.region}.amazonaws.com")
         elif token == "aws:fsx/lustreFileSystem:LustreFileSystem":
@@ -146,8 +152,8 @@ class PlanMocks(pulumi.runtime.Mocks):
                 endpoint=f"https://{oidc_id}.gr7.{self.region}.eks.amazonaws.com",
                 certificateAuthority={"data": ca},
                 identities=[{"oidcs": [{"issuer": f"https://oidc.eks.{self.region}.amazonaws.com/id/{oidc_id}"}]}],
-                vpcConfig={**(out.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-0{_hex(name + 'cluster')}",
-                           "vpcId": f"vpc-0{_hex(name + 'vpc')}"},
+                vpcConfig={**(out.get("vpcConfig") or {}), "clusterSecurityGroupId": _ec2_id("sg", name + "cluster"),
+                           "vpcId": _ec2_id("vpc", name + "vpc")},
                 platformVersion="eks.1",
                 status="ACTIVE",
             )
@@ -167,8 +173,8 @@ class PlanMocks(pulumi.runtime.Mocks):
                        repositoryUrl=f"{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com/{rid}",
                        arn=f"arn:aws:ecr:{self.region}:{ACCOUNT_ID}:repository/{rid}")
         elif token == "aws:ec2/vpc:Vpc":
-            out.update(defaultSecurityGroupId=f"sg-0{_hex(name + 'default')}",
-                       mainRouteTableId=f"rtb-0{_hex(name + 'main')}")
+            out.update(defaultSecurityGroupId=_ec2_id("sg", name + "default"),
+                       mainRouteTableId=_ec2_id("rtb", name + "main"))
         out.setdefault("id", rid)
         return rid
 
@@ -243,7 +249,7 @@ class PlanMocks(pulumi.runtime.Mocks):
                     "groupNames": [region] * len(letters), "state": "available", "region": region}, []
         if token == "aws:ssm/getParameter:getParameter":
             pname = a.get("name", "")
-            value = f"ami-0{_hex(pname)}" if "ami" in pname or "image_id" in pname else f"value-of-{pname}"
+            value = _ec2_id("ami", pname) if "ami" in pname or "image_id" in pname else f"value-of-{pname}"
             return {"id": pname, "name": pname, "value": value, "insecureValue": value, "type": "String",
                     "version": 1, "arn": f"arn:aws:ssm:{region}::parameter{pname}", "withDecryption": True,
                     "region": region}, []
