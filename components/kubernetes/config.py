@@ -20,14 +20,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from aiinfra.catalog import aws_instance_type
+from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.rules.aws import eks_public_access_cidrs, eks_version_support
 from aiinfra.catalog.tpu import (
     TpuTypeError,
     gke_machine_type,
     tpu_generation,
-    tpu_generation_for_gke,
     tpu_generations,
     tpu_slice,
 )
@@ -97,7 +96,9 @@ class GpuPoolSpec:
                                                                    "(A3/A2/G2)"})
     """EC2 instance type (AWS) or GCE machine type (GCP)."""
     accelerator: str = ""
-    """AWS: catalog GPU name (`h100`); GCP: GKE accelerator type (`nvidia-h100-80gb`). From the catalog."""
+    """The canonical accelerator name (`h100`, `l4`: `aiinfra.catalog.canonical`) on both clouds, from the
+    catalog. GKE's own spelling of the GPU type (`nvidia-h100-80gb`) is derived where its API needs it
+    (`gke_gpu_type()`)."""
     accelerators_per_node: int = 1
     """GPUs per node, from the catalog."""
     min_size: int = setting("minSize", 0, lo=0, hi=1000, doc="fewest nodes")
@@ -129,7 +130,8 @@ class TpuPoolSpec:
     machine_type: str = ""
     """TPU machine type, e.g. `ct5lp-hightpu-4t` (4 v5e chips per host). From the catalog."""
     accelerator: str = ""
-    """GKE TPU accelerator label value, e.g. `tpu-v5-lite-podslice`. From the catalog."""
+    """The canonical accelerator name: the TPU generation (`v5e`). From the catalog. GKE's node label
+    value (`tpu-v5-lite-podslice`) is derived from it: `gke_accelerator`."""
     topology: str = ""
     """Slice topology, e.g. `4x4` (16 chips)."""
     chips_per_node: int = 1
@@ -139,6 +141,12 @@ class TpuPoolSpec:
     tpu_type: str = setting("tpuType", "", default_doc="required",
                             doc="a TPU slice type, e.g. `v5litepod-16` (`aiinfra/catalog/data/tpu.json`); one "
                                 "slice per pool")
+
+    @property
+    def gke_accelerator(self) -> str:
+        """GKE's `cloud.google.com/gke-tpu-accelerator` value for this pool's generation (catalog `tpu.json`)."""
+        generation = tpu_generation(self.accelerator)
+        return generation.gke_accelerator if generation is not None else ""
 
 
 @dataclass(frozen=True)
@@ -238,10 +246,10 @@ def parse_kubernetes(r: Reader, raw: Any, cloud: str, tier_efa: bool, region: st
         elif region and not zone.startswith(f"{region}-"):
             r.add(f"{path}.zone", f"{zone!r} is not in region {region!r}", zone)
         for i, tpu in enumerate(tpu_pools):
-            gen = _tpu_generation_zones(tpu.accelerator)
-            if zone and gen is not None and zone not in gen[1]:
-                r.add(f"{path}.tpuPools[{i}].tpuType", f"TPU {gen[0]} is not offered in {zone!r}; "
-                                                       f"zones: {', '.join(gen[1])}", tpu.tpu_type, gen[1])
+            gen = tpu_generation(tpu.accelerator) if tpu.accelerator else None
+            if zone and gen is not None and zone not in gen.zones:
+                r.add(f"{path}.tpuPools[{i}].tpuType", f"TPU {gen.name} is not offered in {zone!r}; "
+                                                       f"zones: {', '.join(gen.zones)}", tpu.tpu_type, gen.zones)
 
     return KubernetesSpec(
         version=version,
@@ -291,23 +299,6 @@ def _sizes(r: Reader, cls: type, obj: Mapping[str, Any], path: str, min_default:
     return lo, desired, hi
 
 
-_GKE_TPU_MACHINE = re.compile(r"^ct\d[a-z]*-[a-z]+-\d+t$")
-
-
-def _machine_accelerators(machine: str) -> tuple[int, str]:
-    """(accelerators, their name) a machine type carries: an EC2 GPU type, a GCE type with bundled GPUs,
-    or a GKE TPU node type (`ct5lp-hightpu-4t`); (0, "") for a CPU type."""
-    aws = aws_instance_type(machine)
-    if aws is not None:
-        return aws.gpu_count, aws.accelerator
-    gce = gcp_machine_type(machine)
-    if gce is not None and gce.gpu_count:
-        return gce.gpu_count, gce.accelerator
-    if _GKE_TPU_MACHINE.match(machine):
-        return int(machine.rsplit("-", 1)[1][:-1]), "TPU"
-    return 0, ""
-
-
 def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPoolSpec:
     obj = r.mapping(raw, path)
     r.known_keys(obj, keys(SystemPoolSpec, cloud), path)
@@ -318,7 +309,7 @@ def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPool
     if not pattern.match(itype):
         r.add(f"{path}.{key}", f"{show(itype)} is not a {'EC2 instance' if cloud == 'aws' else 'GCE machine'} "
                                f"type such as {default!r}", itype)
-    accelerators, accelerator = _machine_accelerators(itype)
+    accelerators, accelerator = machine_accelerators(itype)
     if accelerators:
         # The system pool has no accelerator taint and no accelerator budget rule of its own: an
         # 8-GPU machine there is billed around the clock as a CPU node (security review, finding 8).
@@ -384,7 +375,7 @@ def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPool
     if spot and facts is not None and not facts.spot:
         r.add(f"{path}.spot", f"true, but {mtype!r} is not offered as Spot VMs", True)
     return GpuPoolSpec(
-        name=name, instance_type=mtype, accelerator=gke_gpu_type(mtype) if facts else "",
+        name=name, instance_type=mtype, accelerator=facts.accelerator if facts else "",
         accelerators_per_node=facts.gpu_count if facts else 1,
         min_size=lo, desired_size=desired, max_size=hi, spot=spot,
         disk_gib=get(r, GpuPoolSpec, "disk_gib", obj, path, cloud="gcp"),
@@ -394,11 +385,6 @@ def _parse_gcp_gpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> GpuPool
 
 # TPU generations GKE runs node pools for (catalog data, tpu.json `gke_machine_type`).
 GKE_TPU_GENERATIONS: tuple[str, ...] = tuple(g.name for g in tpu_generations().values() if g.gke_machine_type)
-
-
-def _tpu_generation_zones(label: str) -> tuple[str, tuple[str, ...]] | None:
-    facts = tpu_generation_for_gke(label)
-    return (facts.name, facts.zones) if facts is not None else None
 
 
 def tpu_hosts(topology: str, chips_per_host: int) -> int:
@@ -421,13 +407,13 @@ def _parse_tpu_pool(r: Reader, obj: Mapping[str, Any], path: str) -> TpuPoolSpec
             r.add(f"{path}.tpuType", str(exc), tpu_type)
     machine = gke_machine_type(slice_) if slice_ else ""
     generation = tpu_generation(slice_.generation) if slice_ else None
-    label = generation.gke_accelerator if generation and machine else ""
     if slice_ is not None and not machine:
         r.add(f"{path}.tpuType", f"{tpu_type!r}: GKE has no node pools for TPU {slice_.generation}; "
                                  f"use one of {', '.join(GKE_TPU_GENERATIONS)}", tpu_type, GKE_TPU_GENERATIONS)
     spot = get(r, TpuPoolSpec, "spot", obj, path)
     per_host = slice_.chips // slice_.hosts if slice_ else 1
     return TpuPoolSpec(
-        name=name, machine_type=machine, accelerator=label, topology=slice_.topology if slice_ else "",
+        name=name, machine_type=machine, accelerator=generation.name if generation and machine else "",
+        topology=slice_.topology if slice_ else "",
         chips_per_node=per_host, hosts=slice_.hosts if slice_ else 1, spot=spot, tpu_type=tpu_type,
     )

@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 
 from aiinfra.catalog.rules.gcp import gke_node_service_account_roles
 from aiinfra.contract import GPU_TAINT_KEY, TPU_TAINT_KEY
-from components.kubernetes.config import GpuPoolSpec, KubernetesSpec, TpuPoolSpec
+from components.kubernetes.config import GpuPoolSpec, KubernetesSpec, TpuPoolSpec, gke_gpu_type
 from components.kubernetes.placement import node_labels
 
 FILESTORE_STORAGE_CLASS = "standard-rwx"
@@ -49,7 +49,8 @@ def gpu_node_config(pool: GpuPoolSpec, service_account: pulumi.Input[str]) -> di
         "disk_size_gb": pool.disk_gib,
         "disk_type": "pd-balanced",
         "spot": pool.spot,
-        "guest_accelerators": [{"type": pool.accelerator, "count": pool.accelerators_per_node,
+        # GKE's spelling of the GPU type, derived from the machine type (the pool carries the canonical name).
+        "guest_accelerators": [{"type": gke_gpu_type(pool.instance_type), "count": pool.accelerators_per_node,
                                 "gpu_driver_installation_config": {"gpu_driver_version": "LATEST"}}],
         "labels": node_labels(pool),
         "taints": [{"key": GPU_TAINT_KEY, "value": "present", "effect": "NO_SCHEDULE"}],

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from aiinfra.catalog.canonical import canonical_accelerator
 from aiinfra.contract import (
     ACCELERATOR_LABEL,
     GKE_TPU_ACCELERATOR_LABEL,
@@ -39,7 +38,7 @@ class Placement:
     node_selector: Mapping[str, str]
     tolerations: tuple[Mapping[str, str], ...] = ()
     accelerator: str = ""
-    """GPU model (`h100`, `nvidia-l4`) or TPU accelerator; empty on CPU pools."""
+    """The canonical accelerator name (`h100`, `l4`, `v5e`: `aiinfra.catalog.canonical`); empty on CPU pools."""
     accelerator_resource: str = ""
     """The extended resource a pod requests its accelerators with; empty on CPU pools."""
     extra_resources: Mapping[str, int] = field(default_factory=dict)
@@ -51,7 +50,7 @@ def node_labels(pool: GpuPoolSpec | TpuPoolSpec | None) -> dict[str, str]:
     """Labels the cluster puts on a pool's nodes (None: the system pool); the accelerator by its canonical name."""
     if pool is None:
         return {POOL_LABEL: SYSTEM_POOL}
-    return {POOL_LABEL: pool.name, ACCELERATOR_LABEL: canonical_accelerator(pool.accelerator) or pool.accelerator}
+    return {POOL_LABEL: pool.name, ACCELERATOR_LABEL: pool.accelerator}
 
 
 def system_placement(instance_type: str) -> Placement:
@@ -88,7 +87,7 @@ def tpu_placement(pool: TpuPoolSpec) -> Placement:
         instance_type=pool.machine_type,
         node_selector=_spot({
             POOL_LABEL: pool.name,
-            GKE_TPU_ACCELERATOR_LABEL: pool.accelerator,
+            GKE_TPU_ACCELERATOR_LABEL: pool.gke_accelerator,
             GKE_TPU_TOPOLOGY_LABEL: pool.topology,
         }, "gcp", pool.spot),
         tolerations=({"key": TPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"},),

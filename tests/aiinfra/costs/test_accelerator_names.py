@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from aiinfra.catalog.canonical import accelerator_names
+from aiinfra.contract import ACCELERATOR_LABEL
 from aiinfra.costs import CostResource, Status, estimate_stack
 from aiinfra.offline import Plan
 from aiinfra.offline.project import stack_names
@@ -29,6 +30,48 @@ def test_every_accelerator_name_reported_for_every_stack_is_in_the_catalog(
     reported = {line.accelerator_name for line in cost.lines if line.accelerators}
     assert reported, f"{stack} reports no accelerators"
     assert reported <= accelerator_names(), reported - accelerator_names()
+
+
+def accelerator_labels(value: Any, where: str = "") -> list[tuple[str, Any]]:
+    """Every `ai-infra/accelerator` label, annotation or selector value in a resource's inputs, with its path."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == ACCELERATOR_LABEL:
+                found.append((f"{where}.{key}", item))
+            found += accelerator_labels(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found += accelerator_labels(item, f"{where}[{i}]")
+    return found
+
+
+@pytest.mark.parametrize("stack", stack_names(ROOT))
+def test_every_pool_label_and_job_annotation_names_a_catalog_accelerator(
+        stack: str, plan_stack: Callable[..., Plan]) -> None:
+    # The pools carry the canonical name on both clouds: node labels (EKS node groups, GKE node pools)
+    # and the training jobs' cost annotations, so a reader of either sees one vocabulary.
+    plan = plan_stack(stack)
+    found = [(f"{r.type}::{r.name}{path}", value) for r in plan.resources for path, value in
+             accelerator_labels(r.inputs)]
+    pools = [f for f in found if ":container/nodePool:" in f[0] or ":eks/nodeGroup:" in f[0]]
+    if any(r.type in ("aws:eks/nodeGroup:NodeGroup", "gcp:container/nodePool:NodePool") and "system" not in r.name
+           for r in plan.resources):
+        assert pools, f"{stack}: no accelerator pool labels found"
+    bad = [(where, value) for where, value in found if value not in accelerator_names()]
+    assert not bad, bad
+
+
+def test_a_gke_pool_carries_the_canonical_name_and_derives_gkes_spelling() -> None:
+    from components.kubernetes.config import TpuPoolSpec, gke_gpu_type
+    from components.kubernetes.placement import tpu_placement
+
+    assert gke_gpu_type("a3-highgpu-8g") == "nvidia-h100-80gb"
+    pool = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e", topology="4x4",
+                       chips_per_node=4, hosts=4)
+    placement = tpu_placement(pool)
+    assert placement.accelerator == "v5e"
+    assert placement.node_selector["cloud.google.com/gke-tpu-accelerator"] == "tpu-v5-lite-podslice"
 
 
 def test_the_same_gpu_has_the_same_name_on_both_clouds() -> None:

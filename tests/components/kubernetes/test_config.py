@@ -117,7 +117,7 @@ def test_tpu_hosts_is_topology_chips_over_chips_per_host(topology: str, per_host
 
 
 def test_tpu_pool_spec_is_frozen() -> None:
-    pool = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+    pool = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e",
                        topology="4x4", chips_per_node=4, hosts=4)
     with pytest.raises(AttributeError):
         pool.hosts = 2  # type: ignore[misc]
@@ -142,8 +142,8 @@ def test_gke_pools_take_their_facts_from_the_gcp_and_tpu_catalogs() -> None:
     spec = parse_spec(values, "ai-infra", "test")
     assert spec.kubernetes is not None
     gpu, tpu = spec.kubernetes.gpu_pools[0], spec.kubernetes.tpu_pools[0]
-    assert (gpu.accelerator, gpu.accelerators_per_node, gpu.spot) == ("nvidia-h100-80gb", 8, True)
-    assert tpu == TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+    assert (gpu.accelerator, gpu.accelerators_per_node, gpu.spot) == ("h100", 8, True)
+    assert tpu == TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e",
                               topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
     single = parse_spec(gcp_with(tpuPools=[{"name": "v5e8", "tpuType": "v5litepod-8"}]), "ai-infra", "test")
     assert single.kubernetes is not None

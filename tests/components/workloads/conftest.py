@@ -57,7 +57,7 @@ def _case(name: str) -> list[dict[str, Any]]:
                 + model_server.render(server, gpu_placement(pool, "aws"),
                                       model_server.ModelSource("s3://artifacts/models/lm/model-int8.onnx"), IRSA))
     if name == "tpu":
-        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e",
                           topology="4x4", chips_per_node=4, hosts=4)
         job = TrainingJobSpec(name="tpu", image=TRAINER, pool="v5e", nodes=4, accelerators_per_node=4,
                               cpu=80, memory_gib=128, data_path="datasets/tokens")
@@ -104,7 +104,7 @@ def _case(name: str) -> list[dict[str, Any]]:
         return model_server.render(server, gpu_placement(pool, "aws"),
                                    model_server.ModelSource("s3://artifacts/models/llama-3.1-8b-instruct-fp8"), IRSA)
     if name == "jax-v5e":
-        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+        tpu = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e",
                           topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
         job = TrainingJobSpec(name="jax-v5e", image=f"us-docker.pkg.dev/p/ai-infra/trainer-tpu@{DIGEST}", pool="v5e",
                               nodes=4, accelerators_per_node=4, cpu=100, memory_gib=160, launcher=Launcher.JAX,
@@ -117,7 +117,7 @@ def _case(name: str) -> list[dict[str, Any]]:
     if name == "queue":
         h100 = GpuPoolSpec(name="h100", instance_type="p5.48xlarge", accelerator="h100", accelerators_per_node=8,
                            max_size=4, efa_interfaces=32, vcpu=192, memory_gib=2048)
-        v5e = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="tpu-v5-lite-podslice",
+        v5e = TpuPoolSpec(name="v5e", machine_type="ct5lp-hightpu-4t", accelerator="v5e",
                           topology="4x4", chips_per_node=4, hosts=4, tpu_type="v5litepod-16")
         return queueing.render("prod", [
             (queueing.FlavorQuota("h100", "nvidia.com/gpu", 16, "fixed"), gpu_placement(h100, "aws")),
