@@ -17,16 +17,41 @@ from aiinfra.catalog.prices import (
 AWS_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 
 
+def _aws_rows() -> list[dict[str, object]]:
+    return list(load_json("prices_aws.json")["instances"])
+
+
 @pytest.mark.parametrize("region", AWS_REGIONS)
 def test_every_catalog_instance_type_is_priced_or_needs_a_negotiated_price(region: str) -> None:
+    rows = {r["name"]: r for r in _aws_rows() if r["region"] == region}
     for name, facts in aws_instance_types().items():
-        if facts.capacity_blocks_only:
+        row = rows.get(name)
+        assert row is not None, (name, region)
+        if facts.capacity_blocks_only or row.get("no_public_price"):
+            assert row.get("no_public_price"), name
             with pytest.raises(NoPublicPriceError):
                 hourly_price(name, region)
         else:
             quote = hourly_price(name, region)
             assert quote.hourly_usd > 0 and quote.source.startswith("https://") and quote.as_of
-            assert 0 < hourly_price(name, region, "spot").hourly_usd < quote.hourly_usd
+
+
+def test_every_aws_row_is_priced_with_its_source_or_says_why_not() -> None:
+    """On-demand, or a stated reason there is no public price; spot only below on-demand, or a stated reason
+    it is missing (the spot market then fails with a clear error, never a made-up number)."""
+    for row in _aws_rows():
+        name, region = str(row["name"]), str(row["region"])
+        if row.get("no_public_price"):
+            assert row["on_demand"] is None and row["spot"] is None, row
+            continue
+        quote = hourly_price(name, region)
+        assert quote.hourly_usd > 0 and quote.source.startswith("https://") and quote.as_of, row
+        if row["spot"] is not None:
+            assert 0 < hourly_price(name, region, "spot").hourly_usd < quote.hourly_usd, row
+        else:
+            assert "no spot price" in str(row.get("note", "")), row
+            with pytest.raises(PriceError, match="has no spot price"):
+                hourly_price(name, region, "spot")
 
 
 @pytest.mark.parametrize(("name", "region", "expected"), [

@@ -1,0 +1,75 @@
+"""What the price catalog covers (issue 14 item 2): the AWS regions, the families and the system-pool CPU types.
+
+Every row comes from a cloud's own price list, with its source and date; these tests pin the coverage
+so a later edit (or `aiinfra catalog refresh`) cannot drop a region or a family without a failing test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aiinfra.catalog import load_json
+from aiinfra.catalog.prices import PriceError, hourly_price
+from components.config_reader import settings
+from components.kubernetes.config import SystemPoolSpec
+
+AWS_REGIONS = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1")
+PRICE_LIST = ("https://github.com/aws/karpenter-provider-aws/", "https://github.com/skypilot-org/skypilot-catalog/",
+              "https://pricing.us-east-1.amazonaws.com/")
+"""Where rows taken from the AWS Price List point (a generated copy of it, or the offer files themselves)."""
+
+# CPU types a system pool (EKS cluster services) is given: the default and the small sizes of the
+# current general-purpose and compute families.
+SYSTEM_POOL_TYPES = ("m7i.large", "m7i.xlarge", "m7i.2xlarge", "c6i.large", "c6i.xlarge", "c6i.2xlarge",
+                     "c6i.4xlarge", "c7i.large", "c7i.xlarge", "c7i.2xlarge")
+
+
+def _rows() -> dict[tuple[str, str], dict[str, object]]:
+    return {(str(r["name"]), str(r["region"])): r for r in load_json("prices_aws.json")["instances"]}
+
+
+def test_aws_instances_are_priced_in_the_six_regions() -> None:
+    assert set(AWS_REGIONS) <= {region for _, region in _rows()}
+
+
+def test_the_system_pool_default_is_one_of_the_types_priced_everywhere() -> None:
+    assert settings(SystemPoolSpec)["instance_type"].on("aws").default in SYSTEM_POOL_TYPES
+
+
+@pytest.mark.parametrize("region", AWS_REGIONS)
+def test_system_pool_cpu_types_are_priced_from_the_price_list_in_every_region(region: str) -> None:
+    rows = _rows()
+    for name in SYSTEM_POOL_TYPES:
+        row = rows.get((name, region))
+        assert row is not None, (name, region)
+        # a price list's figure, not a hand-derived one (those carried a `note` saying how they were derived)
+        assert row["source"] and row["as_of"] and ("note" not in row or "no spot price" in str(row["note"])), row
+        assert hourly_price(name, region).hourly_usd == row["on_demand"]
+
+
+@pytest.mark.parametrize(("name", "usd"), [
+    ("c6i.xlarge", 0.17), ("p5.4xlarge", 6.88), ("trn1.2xlarge", 1.34375), ("trn1.32xlarge", 21.5),
+    ("trn1n.32xlarge", 24.78), ("inf2.xlarge", 0.7582), ("inf2.48xlarge", 12.98127),
+    # public on-demand rate in us-east-1 only; elsewhere Capacity Blocks
+    ("p4de.24xlarge", 27.44705),
+])
+def test_new_families_have_their_us_east_1_list_price(name: str, usd: float) -> None:
+    quote = hourly_price(name, "us-east-1")
+    assert quote.hourly_usd == usd and quote.source.startswith(PRICE_LIST[0]) and quote.as_of == "2026-07-20"
+
+
+def test_a_new_row_without_a_recorded_spot_window_refuses_the_spot_market() -> None:
+    with pytest.raises(PriceError, match="'trn1.32xlarge' in us-east-1 has no spot price; priced markets: on-demand"):
+        hourly_price("trn1.32xlarge", "us-east-1", "spot")
+
+
+def test_p4de_outside_us_east_1_still_needs_the_negotiated_price() -> None:
+    rows = _rows()
+    assert rows[("p4de.24xlarge", "us-west-2")]["no_public_price"]
+    assert rows[("p4de.24xlarge", "eu-west-1")]["no_public_price"]
+
+
+def test_every_new_row_names_a_price_list_and_a_date() -> None:
+    for (name, region), row in _rows().items():
+        if region in ("us-east-2", "eu-central-1", "ap-northeast-1"):
+            assert str(row["source"]).startswith(PRICE_LIST) and row["as_of"], (name, region)
