@@ -175,6 +175,19 @@ def test_row14_gpu_groups_do_not_hold_the_deploy_for_capacity(prod: Plan) -> Non
         assert asg.inputs["waitForCapacityTimeout"] == "0"
 
 
+def test_row14_eks_gpu_pools_are_created_empty_so_up_does_not_wait_for_gpus(prod: Plan) -> None:
+    """Row 14: prod's H100 node group was created at desiredSize 2, so `pulumi up` waited for two p5 nodes to
+    launch and join (CREATE_FAILED without capacity). Autoscaled GPU pools start at minSize (0 on the default
+    stacks; the Cluster Autoscaler scales them up for pending pods and owns desiredSize after creation)."""
+    from components.kubernetes.eks import GPU_AMI
+
+    gpu_groups = [ng for ng in prod.by_type(NODE_GROUP) if ng.inputs["amiType"] == GPU_AMI]
+    assert gpu_groups
+    for ng in gpu_groups:
+        sizes = ng.inputs["scalingConfig"]
+        assert sizes["desiredSize"] == sizes["minSize"] == 0, (ng.name, sizes)
+
+
 def test_row15_efa_device_plugin_matches_the_chart(prod: Plan) -> None:
     """Row 15: v0.5.6 (SIGSEGV on some types) without the chart's host network."""
     (ds,) = [r.inputs for r in prod.by_type("kubernetes:apps/v1:DaemonSet") if "efa" in r.name]
