@@ -73,3 +73,17 @@ def test_every_new_row_names_a_price_list_and_a_date() -> None:
     for (name, region), row in _rows().items():
         if region in ("us-east-2", "eu-central-1", "ap-northeast-1"):
             assert str(row["source"]).startswith(PRICE_LIST) and row["as_of"], (name, region)
+
+
+@pytest.mark.parametrize("region", AWS_REGIONS)
+def test_every_gpu_type_the_spec_accepts_is_priced_wherever_its_family_is(region: str) -> None:
+    """The catalog lists a family in a region only with all of the family's types the spec accepts."""
+    from aiinfra.catalog import aws_instance_types
+
+    rows = _rows()
+    families: dict[str, list[str]] = {}
+    for name, facts in aws_instance_types().items():
+        families.setdefault(facts.family, []).append(name)
+    for family, names in families.items():
+        listed = [n for n in names if (n, region) in rows]
+        assert not listed or len(listed) == len(names), (family, region, sorted(set(names) - set(listed)))

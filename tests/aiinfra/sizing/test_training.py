@@ -185,7 +185,7 @@ def test_json_has_the_documented_shape() -> None:
         (TrainingGoal(params=7e9, tokens=2e12, mfu=1.5),
          "--mfu: 1.5 is not a utilisation; expected a fraction in (0, 1], e.g. 0.4"),
         (TrainingGoal(params=7e9, tokens=2e12, regions=("us-east-9",)),
-         "--region: 'us-east-9' has no priced accelerators; did you mean 'us-east-1'?"),
+         "--region: 'us-east-9' has no priced accelerators; did you mean 'us-east-2'?"),
         (TrainingGoal(params=7e9, tokens=2e12, clouds=("azure",)),
          "--cloud: 'azure' is not allowed; expected one of aws, gcp"),
     ],
