@@ -14,7 +14,7 @@ import pulumi_gcp as gcp
 
 from aiinfra.catalog.gcp import gcp_machine_type
 from aiinfra.catalog.gpu_fabric import gpu_fabric
-from aiinfra.catalog.rules.gcp import gpu_nic_layout, regional_mig_target_shape
+from aiinfra.catalog.rules.gcp import gpu_nic_layout, gpu_vm_secure_boot, regional_mig_target_shape
 from components.common import Purchase
 from components.compute.config import GcpGpuGroupSpec
 from components.network.gpu_fabric import GpuFabricNetworks
@@ -22,6 +22,8 @@ from components.network.tiers import GcpTier
 
 # Deep Learning VM image with CUDA; `install-nvidia-driver` makes it load the driver at first boot.
 IMAGE = "projects/deeplearning-platform-release/global/images/family/common-cu124-debian-11-py310"
+DRIVER_AT_FIRST_BOOT = True
+"""The image installs the NVIDIA driver on the VM (metadata `install-nvidia-driver`), so its modules are unsigned."""
 # Read the artifacts bucket, write logs and metrics: nothing else (IAM narrows further per role).
 SCOPES = (
     "https://www.googleapis.com/auth/devstorage.read_only",
@@ -164,10 +166,12 @@ class GcpGpuGroup(pulumi.ComponentResource):
             if tier1_networking(g, args.tier) else None,
             scheduling=scheduling(g),
             reservation_affinity=reservation_affinity(g),
-            shielded_instance_config={"enable_secure_boot": True, "enable_vtpm": True,
-                                      "enable_integrity_monitoring": True},
+            # The DLVM installs the NVIDIA driver at first boot, unsigned: Secure Boot would refuse to load it
+            # (rules.gcp.gpu_vm_secure_boot).
+            shielded_instance_config={"enable_secure_boot": gpu_vm_secure_boot(DRIVER_AT_FIRST_BOOT),
+                                      "enable_vtpm": True, "enable_integrity_monitoring": True},
             service_account={"email": sa.email, "scopes": list(SCOPES)},
-            metadata={"install-nvidia-driver": "True", "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
+            metadata={"install-nvidia-driver": str(DRIVER_AT_FIRST_BOOT), "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
             metadata_startup_script=script,
             resource_policies=placement.self_link if placement else None,  # one policy, a string in this SDK
             description=f"GPU group {g.name}: {g.machine_type}",

@@ -244,6 +244,19 @@ def test_row21_gke_nodes_get_the_default_node_role(gcp_prod: Plan) -> None:
     assert roles == {"roles/container.defaultNodeServiceAccount", "roles/artifactregistry.reader"}
 
 
+def test_row22_gpu_templates_do_not_secure_boot_an_unsigned_driver(gcp_prod: Plan) -> None:
+    """Row 22: GPU templates enabled Secure Boot while the DLVM installs the NVIDIA driver at first boot, unsigned
+    (rules.gcp.gpu_vm_secure_boot), so the driver would not load. GKE nodes (Google-signed COS drivers) keep it."""
+    templates = gcp_prod.by_type("gcp:compute/instanceTemplate:InstanceTemplate")
+    assert templates
+    for t in templates:
+        assert t.inputs["metadata"]["install-nvidia-driver"] == "True"
+        assert t.inputs["shieldedInstanceConfig"]["enableSecureBoot"] is False, t.name
+        assert t.inputs["shieldedInstanceConfig"]["enableVtpm"] is True
+    for pool in gcp_prod.by_type("gcp:container/nodePool:NodePool"):
+        assert pool.inputs["nodeConfig"]["shieldedInstanceConfig"]["enableSecureBoot"] is True
+
+
 def test_row23_user_data_installs_the_lustre_client_when_missing(prod: Plan) -> None:
     """Row 23: the DLAMI user data mounted Lustre without making sure the client exists."""
     lt = named(prod, "aws:ec2/launchTemplate:LaunchTemplate", "train-h100-lt").inputs

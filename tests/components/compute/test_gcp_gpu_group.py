@@ -72,7 +72,9 @@ def test_standard_tier_spot_group_is_regional_and_private(
     (nic,) = t["networkInterfaces"]
     assert "accessConfigs" not in nic or nic["accessConfigs"] == []  # no external IP
     assert nic["nicType"] == "VIRTIO_NET"
-    assert t["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableVtpm": True,
+    # Row 22: the DLVM installs the NVIDIA driver at first boot, unsigned; Secure Boot would keep it from loading.
+    assert t["metadata"]["install-nvidia-driver"] == "True"
+    assert t["shieldedInstanceConfig"] == {"enableSecureBoot": False, "enableVtpm": True,
                                            "enableIntegrityMonitoring": True}
     assert t["serviceAccount"]["scopes"] == list(SCOPES)
     assert t["disks"][0]["diskSizeGb"] == 200 and t["disks"][0]["diskType"] == "pd-balanced"
