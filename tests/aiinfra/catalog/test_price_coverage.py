@@ -63,10 +63,13 @@ def test_a_new_row_without_a_recorded_spot_window_refuses_the_spot_market() -> N
         hourly_price("trn1.32xlarge", "us-east-1", "spot")
 
 
-def test_p4de_outside_us_east_1_still_needs_the_negotiated_price() -> None:
+def test_p4de_is_priced_where_the_price_list_prices_it_and_needs_a_contract_elsewhere() -> None:
     rows = _rows()
-    assert rows[("p4de.24xlarge", "us-west-2")]["no_public_price"]
+    for region in ("us-east-1", "us-west-2", "eu-central-1", "ap-northeast-1"):
+        assert hourly_price("p4de.24xlarge", region).hourly_usd == rows[("p4de.24xlarge", region)]["on_demand"]
     assert rows[("p4de.24xlarge", "eu-west-1")]["no_public_price"]
+    # p5e has no on-demand rate in the price list anywhere: every row says so
+    assert all(r["no_public_price"] for (n, _), r in rows.items() if n == "p5e.48xlarge")
 
 
 def test_every_new_row_names_a_price_list_and_a_date() -> None:
