@@ -8,6 +8,12 @@ collected as `Problem`s, every one at once, then raised once as a `ProblemsError
       aiinfra.catalog.usage.UsageError `ai-infra:usage` (cost assumptions)
       aiinfra.sizing.SizingError       `aiinfra size` goals and options
 
+The trainer images' config errors (`trainkit.config.ConfigError`) follow the same protocol
+from `training_images/common/trainkit/problems.py`: the images do not ship this package and
+this package may not import the images (ARCHITECTURE.md's import table), so each side carries
+it, and `tests/training_images/test_problem_protocol.py` holds the two to the same fields,
+rendering, JSON form and parsing. Change both together.
+
 Each problem carries the key path (`gpuGroups[0].instanceType`, `--rps`), the message
 (what is wrong and what to do), and when known the value as written and what is allowed.
 `render()` gives the one-line form every message has today (`path: message`), so text

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from trainkit.problems import Problem, ProblemsError
+
 T = TypeVar("T", bound="BaseConfig")
 
 # Env vars the training Job sets; each is the default for the flag of the same field.
@@ -35,8 +37,14 @@ ENV_VARS = {
 TRUE, FALSE = ("1", "true", "yes"), ("0", "false", "no")
 
 
-class ConfigError(ValueError):
-    """One or more config values are invalid; the message lists every problem."""
+class ConfigError(ProblemsError, ValueError):
+    """One or more config values are invalid; `items` holds every problem (path, message, value, allowed)."""
+
+    title = "invalid trainer config"
+
+    def render(self) -> str:
+        """`invalid trainer config:` then one `field: message` line per problem (the trainers' wording)."""
+        return f"{self.title}:\n  " + "\n  ".join(self.problems)
 
 
 @dataclass(frozen=True)
@@ -104,20 +112,22 @@ def validate(cfg: BaseConfig, choices: Mapping[str, tuple[str, ...]]) -> None:
     for name, allowed in choices.items():
         value = getattr(cfg, name)
         if value not in allowed:
-            problems.append(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+            problems.append(Problem(name, f"{value!r} is not one of {', '.join(allowed)}", value, tuple(allowed)))
     if not cfg.data_uri:
-        problems.append("data_uri: required; set --data-uri or DATA_URI")
+        problems.append(Problem("data_uri", "required; set --data-uri or DATA_URI", cfg.data_uri))
     if not cfg.checkpoint_dir:
-        problems.append("checkpoint_dir: required; set --checkpoint-dir or CHECKPOINT_DIR")
+        problems.append(Problem("checkpoint_dir", "required; set --checkpoint-dir or CHECKPOINT_DIR",
+                                cfg.checkpoint_dir))
     for name in ("max_steps", "checkpoint_every", "batch_size", "log_every", "keep_checkpoints"):
         if getattr(cfg, name) < 1:
-            problems.append(f"{name}: {getattr(cfg, name)} must be >= 1")
+            problems.append(Problem(name, f"{getattr(cfg, name)} must be >= 1", getattr(cfg, name), ">= 1"))
     if cfg.model == "lm" and cfg.d_model % cfg.n_heads:
-        problems.append(f"d_model: {cfg.d_model} must be divisible by n_heads={cfg.n_heads}")
+        problems.append(Problem("d_model", f"{cfg.d_model} must be divisible by n_heads={cfg.n_heads}", cfg.d_model,
+                                f"a multiple of n_heads ({cfg.n_heads})"))
     if cfg.lr <= 0:
-        problems.append(f"lr: {cfg.lr} must be > 0")
+        problems.append(Problem("lr", f"{cfg.lr} must be > 0", cfg.lr, "> 0"))
     if problems:
-        raise ConfigError("invalid trainer config:\n  " + "\n  ".join(problems))
+        raise ConfigError(problems)
 
 
 def _flag(name: str) -> str:
@@ -156,10 +166,11 @@ def load(
             text = path.read_text()
             file_values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
         except (OSError, ValueError) as exc:
-            raise ConfigError(f"config: cannot read {path}: {exc}") from exc
+            raise ConfigError([Problem("config", f"cannot read {path}: {exc}", str(path))]) from exc
         for key, raw in file_values.items():
             if key not in fields:
-                problems.append(f"config file key {key!r} is unknown; known: {', '.join(fields)}")
+                problems.append(Problem("config", f"key {key!r} in {path} is unknown; known: {', '.join(fields)}",
+                                        key, tuple(fields)))
             else:
                 values[key] = raw
     for env, name in ENV_VARS.items():
@@ -173,9 +184,10 @@ def load(
         try:
             coerced[name] = coerce(fields[name].default, raw)
         except ValueError:
-            problems.append(f"{name}: {raw!r} is not a valid {type(fields[name].default).__name__}")
+            kind = type(fields[name].default).__name__
+            problems.append(Problem(name, f"{raw!r} is not a valid {kind}", raw, kind))
     if problems:
-        raise ConfigError("invalid trainer config:\n  " + "\n  ".join(problems))
+        raise ConfigError(problems)
     for name, spellings in (aliases or {}).items():
         if name in coerced and coerced[name] in spellings:
             coerced[name] = spellings[coerced[name]]

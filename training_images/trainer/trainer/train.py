@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional
 from trainkit.data import load_splits
 from trainkit.events import Logger
+from trainkit.problems import Problem
 from trainkit.signals import SigtermLatch
 
 from trainer import checkpoint, config, data, models
@@ -93,7 +94,8 @@ def setup_distributed(cfg: config.TrainConfig) -> Dist:
         kwargs: dict[str, Any] = {"device_id": device} if use_cuda else {}
         dist.init_process_group(backend=backend, **kwargs)
     elif cfg.strategy == "fsdp" or world > 1:
-        raise config.ConfigError("strategy/world size need a process group: launch with torchrun")
+        raise config.ConfigError([Problem("strategy", f"{cfg.strategy!r} with world size {world} needs a process "
+                                                      "group: launch with torchrun", cfg.strategy)])
     return Dist(rank, local_rank, world, device)
 
 
@@ -147,7 +149,8 @@ class Task:
             }
         c, h, w = cfg.image_shape or (1, math.isqrt(features), math.isqrt(features))
         if c * h * w != features:
-            raise config.ConfigError(f"image_shape: {(c, h, w)} does not hold {features} features")
+            raise config.ConfigError([Problem("image_shape", f"{(c, h, w)} does not hold {features} features",
+                                              (c, h, w), f"channels x height x width = {features}")])
         return {
             "kind": "cnn",
             "in_channels": c,

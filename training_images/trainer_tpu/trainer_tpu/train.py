@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from trainkit.data import load_splits
 from trainkit.events import Logger
+from trainkit.problems import Problem
 from trainkit.signals import SigtermLatch
 
 from trainer_tpu import cluster, config, data
@@ -205,8 +206,9 @@ def _run(cfg: config.TrainConfig, spec: cluster.ClusterSpec | None, log: Logger,
     devices = jax.devices()
     n_dev = len(devices)
     if cfg.batch_size % jax.local_device_count():
-        raise config.ConfigError(f"batch_size {cfg.batch_size} (per host) must be a multiple of this host's "
-                                 f"{jax.local_device_count()} devices")
+        raise config.ConfigError([Problem("batch_size", f"{cfg.batch_size} (per host) must be a multiple of this "
+                                                        f"host's {jax.local_device_count()} devices", cfg.batch_size,
+                                          f"a multiple of {jax.local_device_count()}")])
     task = Task(cfg, process, processes)
     model_spec = task.spec()
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and jax.default_backend() == "tpu")
@@ -295,8 +297,9 @@ def _run(cfg: config.TrainConfig, spec: cluster.ClusterSpec | None, log: Logger,
             restored = manager.restore(latest, args=ocp.args.Composite(
                 state=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore()))
             if restored["meta"].get("model_spec") != model_spec:
-                raise config.ConfigError(f"checkpoint step {latest} under {directory} holds model "
-                                         f"{restored['meta'].get('model_spec')}, this run builds {model_spec}")
+                raise config.ConfigError([Problem(
+                    "checkpoint_dir", f"checkpoint step {latest} under {directory} holds model "
+                    f"{restored['meta'].get('model_spec')}, this run builds {model_spec}", str(directory))])
             state = restored["state"]
             step = int(state["step"])
             metrics["resumed_from"] = step
