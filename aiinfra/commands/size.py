@@ -25,7 +25,7 @@ from aiinfra.sizing import (
     stack_config_yaml,
 )
 from aiinfra.sizing.formulas import show_number
-from aiinfra.sizing.training import Candidate
+from aiinfra.sizing.training import Candidate, known_accelerators
 
 TABLE_ROWS = 15
 
@@ -61,9 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
                             "in this many days (default 60)")
     where = p.add_argument_group("where")
     where.add_argument("--accelerator", action="append", default=[], metavar="NAME",
-                       help="only these accelerators (repeatable): a100-40gb, a100-80gb, h100, h200, b200, l4, "
-                            "a10g, l40s, v4, v5e, v5p, v6e (TPU generations; tpu-v5p and other cloud spellings "
-                            "also accepted)")
+                       help=f"only these accelerators (repeatable): {', '.join(known_accelerators())} (canonical "
+                            "catalog names, TPUs by generation; tpu-v5p and other cloud spellings also accepted)")
     where.add_argument("--cloud", action="append", default=[], help="only aws or gcp (repeatable)")
     where.add_argument("--region", action="append", default=[], help="only these regions (repeatable)")
     where.add_argument("--spot", action="store_true", help="spot capacity allowed (rank by the spot price)")
