@@ -40,9 +40,14 @@ _BARE_IMAGE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 PROMETHEUS_NAME, PROMETHEUS_NAMESPACE, PROMETHEUS_PORT = "prometheus", "monitoring", 9090
 IN_CLUSTER_URL = f"http://{PROMETHEUS_NAME}.{PROMETHEUS_NAMESPACE}.svc:{PROMETHEUS_PORT}"
 """The default `prometheusUrl` of a vLLM server: the Prometheus components/workloads/metrics.py installs."""
-VLLM_IMAGE = "docker.io/vllm/vllm-openai:v0.11.0"
-"""The vLLM OpenAI-compatible server (https://hub.docker.com/r/vllm/vllm-openai, tag v0.11.0, 2025-10-02).
-Pinned by version tag; override `image` to pin a digest or another release."""
+VLLM_IMAGE = ("docker.io/vllm/vllm-openai:v0.11.0"
+              "@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c")
+"""The vLLM OpenAI-compatible server (https://hub.docker.com/r/vllm/vllm-openai, tag v0.11.0, 2025-10-02), pinned by
+the digest of the tag's multi-platform index (the image ID a kubelet reports for `vllm/vllm-openai:v0.11.0`; its
+linux/amd64 manifest is sha256:d8d39b59e909d2378ac4feeb191f7e7b6f1342477dc66b7c47cec89e9985ad8a,
+https://hub.docker.com/layers/vllm/vllm-openai/v0.11.0/images/sha256-d8d39b59e909d2378ac4feeb191f7e7b6f1342477dc66b7c47cec89e9985ad8a).
+Both digests as recorded by several public repositories that pull this tag (as of 2026-11-30); override `image`
+to run another release."""
 
 
 class TrainerModel(StrEnum):

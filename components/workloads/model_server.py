@@ -35,8 +35,12 @@ from components.workloads.pods import Manifest
 
 PORT = 8080
 MODEL_MOUNT = "/models"
-AWS_CLI_IMAGE = "public.ecr.aws/aws-cli/aws-cli:2.27.0"
-"""Copies a vLLM checkpoint folder from S3 before the server starts (https://gallery.ecr.aws/aws-cli/aws-cli)."""
+AWS_CLI_IMAGE = ("docker.io/amazon/aws-cli:2.27.0"
+                 "@sha256:e3e329e1d2894b7b4bbb0aacacd0a155262159b2e7a3b4275eb1f24046d3e06c")
+"""Copies a vLLM checkpoint folder from S3 before the server starts (https://hub.docker.com/r/amazon/aws-cli), pinned
+by the digest of the 2.27.0 multi-platform index, as recorded by public repositories that pull it (as of 2026-11-30).
+The same release on ECR Public (public.ecr.aws/aws-cli/aws-cli:2.27.0) was not used: no public record of its digest
+was found, and a digest is never written from guesswork."""
 
 
 @dataclass(frozen=True)

@@ -188,7 +188,8 @@ def test_vllm_server_defaults_and_errors() -> None:
                                        "modelPath": "models/llama-8b-w4a16", "maxReplicas": 4,
                                        "prometheusUrl": "http://prometheus.monitoring.svc:9090"}]
     server = parse_spec(values, "ai-infra", "test").workloads.servers[0]
-    assert server.image == "docker.io/vllm/vllm-openai:v0.11.0"
+    assert server.image == ("docker.io/vllm/vllm-openai:v0.11.0"
+                            "@sha256:014a95f21c9edf6abe0aea6b07353f96baa4ec291c427bb1176dc7c93a85845c")
     assert (server.serving_port, server.accelerators_per_node, server.shm_gib) == (8000, 2, 8)
     values["workloads"]["servers"] = [{"name": "chat", "engine": "vllm", "pool": "a10g", "acceleratorsPerNode": 8,
                                        "modelPath": "models/x", "targetCpuPercent": 50}]
@@ -231,3 +232,14 @@ def test_vllm_servers_default_to_the_in_cluster_prometheus() -> None:
     assert problems(values) == [
         "workloads.metricsVolumeGib: applies only when a server with engine 'vllm' uses the in-cluster Prometheus "
         "(no server here keeps the default prometheusUrl)"]
+
+
+def test_the_default_third_party_images_are_pinned_by_digest() -> None:
+    """A tag can be moved; the default vLLM server and the aws-cli model copier are pinned by their digests."""
+    from components.workloads.config import _IMAGE, VLLM_IMAGE
+    from components.workloads.model_server import AWS_CLI_IMAGE
+
+    for image in (VLLM_IMAGE, AWS_CLI_IMAGE):
+        m = _IMAGE.match(image)
+        assert m is not None and m.group("tag") and m.group("digest"), image
+        assert len(m.group("digest")) == len("sha256:") + 64
