@@ -187,3 +187,59 @@ def test_output_bytes_are_predicted_from_symbolic_axes(tmp_path: Path) -> None:
     assert protocol.predict_response_bytes(model, req) == 7 * 10 * 16 + 128  # JSON worst case per FP32
     req.binary_outputs = {"y"}
     assert protocol.predict_response_bytes(model, req) == 7 * 10 * 4 + 128
+    # The bound is cached per (outputs, binary outputs, input shapes): another batch size is another entry.
+    req.inputs = {"x": np.zeros((9, 64), np.float32)}
+    assert protocol.predict_response_bytes(model, req) == 9 * 10 * 4 + 128
+
+
+@pytest.mark.parametrize(
+    ("datatype", "values", "bad"),
+    [
+        ("FP32", [0.0, np.inf, 1.0], 1),
+        ("FP32", [1.0, 2.0, -np.inf, np.inf], 2),  # -inf + inf: a NaN sum, still refused at the first one
+        ("FP32", [1.0, 2.0, 3.0, np.nan], 3),
+        ("FP16", [np.nan], 0),
+        ("FP64", [1.7e308, 1.7e308, np.inf], 2),
+    ],
+)
+def test_non_finite_inputs_are_refused_at_the_first_bad_element(datatype: str, values: list[float], bad: int) -> None:
+    array = np.array(values, dtype=model_mod.V2_TO_NUMPY[datatype])
+    with pytest.raises(protocol.ProtocolError, match=f"element {bad} is"):
+        protocol._require_finite("x", datatype, array)
+
+
+@pytest.mark.parametrize(
+    ("datatype", "values"),
+    [
+        ("FP64", [1.7e308, 1.7e308]),  # finite, though their sum overflows: the exact check lets it through
+        ("FP32", [3.4e38] * 1000),
+        ("FP16", [65504.0] * 1000),
+        ("INT64", [2**62, 2**62]),
+    ],
+)
+def test_large_finite_inputs_pass(datatype: str, values: list[float]) -> None:
+    protocol._require_finite("x", datatype, np.array(values, dtype=model_mod.V2_TO_NUMPY[datatype]))
+
+
+def test_metrics_histogram_uses_le_buckets_and_labels_stay_bounded() -> None:
+    from prometheus_client import generate_latest
+    from server.metrics import Metrics
+
+    m = Metrics()
+    model = m.for_model("digits")
+    for v in (1, 2, 3, 64, 5000):  # 2 falls in le="2.0", 3 in le="4.0", 5000 only in +Inf
+        model.request_batch.observe(v)
+    model.requests(200).inc()
+    model.requests(200).inc()
+    for method in ("POST", "BREW", "GET"):
+        m.http_requests.labels("/v2/models/{name}/infer", method, "2000").inc()
+    text = generate_latest(m.registry).decode()
+    assert 'inference_request_batch_size_bucket{le="1.0",model="digits"} 1.0' in text
+    assert 'inference_request_batch_size_bucket{le="2.0",model="digits"} 2.0' in text
+    assert 'inference_request_batch_size_bucket{le="4.0",model="digits"} 3.0' in text
+    assert 'inference_request_batch_size_bucket{le="1024.0",model="digits"} 4.0' in text
+    assert 'inference_request_batch_size_bucket{le="+Inf",model="digits"} 5.0' in text
+    assert 'inference_request_batch_size_sum{model="digits"} 5070.0' in text
+    assert 'inference_requests_total{code="200",model="digits"} 2.0' in text
+    assert 'http_requests_total{code="other",method="other",route="/v2/models/{name}/infer"} 1.0' in text
+    assert text.count("http_requests_total{") == 3

@@ -144,8 +144,9 @@ async def json_errors(
     """Every error leaves as ``{"error": ...}`` - aiohttp's own 404/405/413 included - and is counted."""
     state = request.app[STATE]
     status = 500
+    route = _route(request)
     try:
-        if state.settings.auth_token and _route(request) not in PUBLIC_ROUTES:
+        if state.settings.auth_token and route not in PUBLIC_ROUTES:
             _authorize(request, state.settings.auth_token)
         response = await handler(request)
         status = response.status
@@ -162,7 +163,7 @@ async def json_errors(
             raise
         return _error(exc.status, exc.reason)
     finally:
-        state.metrics.http_requests.labels(_route(request), request.method, str(status)).inc()
+        state.metrics.http_requests.labels(route, request.method, str(status)).inc()
 
 
 class AuthError(protocol.ProtocolError):
@@ -405,13 +406,15 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[json_errors], client_max_size=settings.max_body_bytes)
     app[STATE] = State(settings)
     r = app.router
+    prefixes = ("/v2/models/{name}", "/v2/models/{name}/versions/{version}")
+    for prefix in prefixes:  # inference first: the router tries patterns in order, so /infer matches at once
+        r.add_post(prefix + "/infer", infer)
     r.add_get("/v2", server_metadata)
     r.add_get("/v2/health/live", live)
     r.add_get("/v2/health/ready", ready)
-    for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
+    for prefix in prefixes:
         r.add_get(prefix, model_metadata)
         r.add_get(prefix + "/ready", model_ready)
-        r.add_post(prefix + "/infer", infer)
     r.add_get("/metrics", metrics)
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)

@@ -80,6 +80,9 @@ class Model:
         self.session = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
         self.inputs = [_spec(a) for a in self.session.get_inputs()]
         self.outputs = [_spec(a) for a in self.session.get_outputs()]
+        self.inputs_by_name = {t.name: t for t in self.inputs}  # looked up per request: built once
+        self.outputs_by_name = {t.name: t for t in self.outputs}
+        self.output_names = tuple(t.name for t in self.outputs)
         # Requests can be merged only when the sole input has a dynamic batch dimension.
         self.batchable = len(self.inputs) == 1 and bool(self.inputs[0].shape) and self.inputs[0].shape[0] == -1
         self.cost: tuple[float, float] | None = None  # (seconds at 1 dynamic element, seconds per extra one)

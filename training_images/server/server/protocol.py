@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -57,16 +58,21 @@ class InferRequest:
 
 def _check_shape(name: str, shape: Any, spec: TensorSpec, limits: Limits) -> tuple[tuple[int, ...], int]:
     """The shape as a tuple and the product of its dynamic axes; 413 past any limit."""
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+    # type() is int: exactly an integer (a JSON true/false is a bool, which isinstance would let through).
+    if type(shape) is not list or not all(type(d) is int and d >= 0 for d in shape):
         raise ProtocolError(f"input '{name}': shape must be a list of non-negative integers, got {shape!r}")
     expected = spec.shape
-    if len(shape) != len(expected) or any(e != -1 and e != d for d, e in zip(shape, expected, strict=True)):
+    if len(shape) != len(expected):
         raise ProtocolError(
             f"input '{name}': shape {shape} does not match model shape {list(expected)} (-1 = any size)"
         )
     dynamic = 1
-    for axis, (d, e) in enumerate(zip(shape, expected, strict=True)):
+    for axis, (d, e) in enumerate(zip(shape, expected)):  # noqa: B905 (lengths checked just above)
         if e != -1:
+            if e != d:
+                raise ProtocolError(
+                    f"input '{name}': shape {shape} does not match model shape {list(expected)} (-1 = any size)"
+                )
             continue
         if axis == 0 and d > limits.max_batch:
             raise ProtocolError(f"input '{name}': batch size {d} exceeds the limit {limits.max_batch}", 413)
@@ -90,10 +96,8 @@ def _flatten(name: str, data: Any, shape: tuple[int, ...]) -> list[Any]:
     """``data`` as a flat list: either already flat, or nested exactly as ``shape`` (no ragged rows)."""
     if not isinstance(data, list):
         raise ProtocolError(f"input '{name}': 'data' must be a list")
-    if not data or not isinstance(data[0], list):  # flat: the common (and fast) case
-        if list in set(map(type, data)):
-            raise ProtocolError(f"input '{name}': data mixes lists and numbers at the same level")
-        return data
+    if not data or not isinstance(data[0], list):  # flat: the common (and fast) case; _array_from_json
+        return data  # refuses a list inside it ("mixes lists and numbers") in its one pass over the types
     flat: list[Any] = []
     stack: list[tuple[list[Any], int]] = [(data, 0)]  # iterative: deep nesting cannot exhaust the stack
     while stack:
@@ -118,6 +122,8 @@ def _flatten(name: str, data: Any, shape: tuple[int, ...]) -> list[Any]:
 def _array_from_json(name: str, datatype: str, flat: list[Any], shape: tuple[int, ...]) -> np.ndarray:
     dtype = V2_TO_NUMPY[datatype]
     types = set(map(type, flat))  # one C-level pass; bool is not int here (type(True) is bool)
+    if list in types:
+        raise ProtocolError(f"input '{name}': data mixes lists and numbers at the same level")
     if datatype == "BOOL":
         if not types <= {bool}:
             raise ProtocolError(f"input '{name}': data must be true/false for datatype BOOL")
@@ -142,10 +148,12 @@ def _require_finite(name: str, datatype: str, array: np.ndarray) -> None:
         )
 
 
-def _params(value: Any, where: str) -> dict[str, Any]:
+def _params(value: Any, kind: str, name: str = "") -> dict[str, Any]:
+    """``value`` as a parameters object; ``kind`` and ``name`` ("input", "x") only name it in the error."""
     if value is None:
         return {}
-    if not isinstance(value, dict):
+    if type(value) is not dict:
+        where = f"{kind} '{name}'" if name else kind
         raise ProtocolError(f"{where}: 'parameters' must be an object, got {type(value).__name__}")
     return value
 
@@ -174,7 +182,7 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, limits: Li
     request_id = req.get("id")
     if request_id is not None and not isinstance(request_id, str):
         raise ProtocolError(f"'id' must be a string, got {type(request_id).__name__}")
-    expected = {t.name: t for t in model.inputs}
+    expected = model.inputs_by_name
     inputs: dict[str, np.ndarray] = {}
     offset = 0
     dynamic_elements = 1
@@ -196,7 +204,7 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, limits: Li
         dynamic_elements = max(dynamic_elements, dynamic)
         count = math.prod(shape)
         dtype = V2_TO_NUMPY[datatype]
-        params = _params(tensor.get("parameters"), f"input '{name}'")
+        params = _params(tensor.get("parameters"), "input", name)
         if "binary_data_size" in params:
             size = params["binary_data_size"]
             if not isinstance(size, int) or isinstance(size, bool) or size < 0 or offset + size > len(binary):
@@ -218,28 +226,29 @@ def parse_infer(body: bytes, header_length: str | None, model: Model, limits: Li
             array = _array_from_json(name, datatype, flat, shape)
         _require_finite(name, datatype, array)
         inputs[name] = array
-    missing = sorted(set(expected) - set(inputs))
-    if missing:
-        raise ProtocolError(f"missing model inputs: {missing}")
+    if len(inputs) != len(expected):  # names are unique and known, so fewer means some are missing
+        raise ProtocolError(f"missing model inputs: {sorted(set(expected) - set(inputs))}")
     if offset != len(binary):
         raise ProtocolError(f"binary payload has {len(binary) - offset} unused bytes")
 
-    known = [t.name for t in model.outputs]
+    known = model.output_names
     wanted = req.get("outputs")
     binary_default = bool(_params(req.get("parameters"), "request").get("binary_data_output", False))
     if wanted is None:
-        parsed = InferRequest(request_id, inputs, known, set(known) if binary_default else set(), dynamic_elements)
+        parsed = InferRequest(
+            request_id, inputs, list(known), set(known) if binary_default else set(), dynamic_elements
+        )
     else:
         if not isinstance(wanted, list) or not wanted or not all(isinstance(o, dict) for o in wanted):
             raise ProtocolError("'outputs' must be a non-empty list of objects with a 'name'")
         names, binary_outputs = [], set()
         for o in wanted:
             if o.get("name") not in known:
-                raise ProtocolError(f"outputs: {o.get('name')!r} is not a model output; expected {known}")
+                raise ProtocolError(f"outputs: {o.get('name')!r} is not a model output; expected {list(known)}")
             if o["name"] in names:
                 raise ProtocolError(f"outputs: {o['name']!r} is asked for more than once")
             names.append(o["name"])
-            if _params(o.get("parameters"), f"output '{o['name']}'").get("binary_data", binary_default):
+            if _params(o.get("parameters"), "output", o["name"]).get("binary_data", binary_default):
                 binary_outputs.add(o["name"])
         parsed = InferRequest(request_id, inputs, names, binary_outputs, dynamic_elements)
     predicted = predict_response_bytes(model, parsed)
@@ -267,15 +276,23 @@ def predict_response_bytes(model: Model, req: InferRequest) -> int | None:
     Symbolic output axes ("batch", "seq") are bound from the inputs that carry the same symbol;
     an output with an axis no input names (data-dependent) cannot be predicted: None.
     """
+    shapes = tuple(req.inputs[spec.name].shape for spec in model.inputs)
+    binary = frozenset(req.binary_outputs) if req.binary_outputs else frozenset()
+    return _predict_response_bytes(model, tuple(req.outputs), binary, shapes)
+
+
+@lru_cache(maxsize=1024)  # a client sends few distinct shapes; the bound depends only on these arguments
+def _predict_response_bytes(
+    model: Model, outputs: tuple[str, ...], binary_outputs: frozenset[str], shapes: tuple[tuple[int, ...], ...]
+) -> int | None:
     bound: dict[str, int] = {}
-    for spec in model.inputs:
-        array = req.inputs[spec.name]
-        for sym, size in zip(spec.symbols, array.shape, strict=False):
+    for spec, shape in zip(model.inputs, shapes, strict=True):
+        for sym, size in zip(spec.symbols, shape, strict=False):
             if sym is not None:
                 bound.setdefault(sym, int(size))
-    specs = {t.name: t for t in model.outputs}
+    specs = model.outputs_by_name
     total = 0
-    for name in req.outputs:
+    for name in outputs:
         spec = specs[name]
         elements = 1
         for d, sym in zip(spec.shape, spec.symbols or (None,) * len(spec.shape), strict=True):
@@ -285,7 +302,7 @@ def predict_response_bytes(model: Model, req: InferRequest) -> int | None:
                 elements *= bound[sym]
             else:
                 return None
-        total += elements * _element_bytes(spec.datatype, name in req.binary_outputs) + 128
+        total += elements * _element_bytes(spec.datatype, name in binary_outputs) + 128
     return total
 
 
