@@ -27,6 +27,11 @@ USAGE_DEFAULTS: dict[str, tuple[float, str, str]] = {
     "trainingRunsPerMonth": (4, "runs/month", "runs of each training job, each priced at its maximum duration"),
     "registryGb": (100, "GB", "container images stored in the stack's registry (`images.registry`: ECR "
                               "repositories or the Artifact Registry repository), split evenly across them"),
+    "loadBalancerLcus": (1, "LCU", "capacity units each cloud load balancer (a LoadBalancer Service, an Ingress) uses "
+                                   "on average: LCU on an ALB, NLCU on an NLB; read as 1 GB processed per unit-hour "
+                                   "on a Classic LB and on GCP. 1 is the least a load balancer in use is billed"),
+    "loadBalancerPeakLcus": (10, "LCU", "the same, for the worst case: 10 units is 10 GB/h (7.3 TB a month) or 250 "
+                                        "new connections/s through each load balancer; never below loadBalancerLcus"),
 }
 USAGE_KEYS: tuple[str, ...] = (*USAGE_DEFAULTS, "negotiatedPrices")
 
@@ -46,6 +51,8 @@ class Usage:
     flow_logs_gb_per_month: float = USAGE_DEFAULTS["flowLogsGbPerMonth"][0]
     training_runs_per_month: float = USAGE_DEFAULTS["trainingRunsPerMonth"][0]
     registry_gb: float = USAGE_DEFAULTS["registryGb"][0]
+    load_balancer_lcus: float = USAGE_DEFAULTS["loadBalancerLcus"][0]
+    load_balancer_peak_lcus: float = USAGE_DEFAULTS["loadBalancerPeakLcus"][0]
     negotiated_prices: Mapping[str, float] = field(default_factory=dict)
     """Name (instance type, machine type, TPU type) -> the user's contracted $/hour."""
 

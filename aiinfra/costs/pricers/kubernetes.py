@@ -4,14 +4,14 @@ Kubernetes objects run on nodes priced on their cloud's node group or pool line,
 `kubernetes:` type is free unless it is in `PRICERS` here: training jobs (their nodes scale
 from zero for them, so a run costs what the extra nodes cost), claims that provision a volume
 of their own (EBS, persistent disk, Filestore), and objects that make the cloud create a billed
-resource (a Service of type LoadBalancer, an Ingress), which fail closed until the catalog prices
-the load balancer. A new priced Kubernetes type goes in `PRICERS`; an unlisted one is free by the
-prefix rule in `is_free`.
+load balancer (a Service of type LoadBalancer, an Ingress), priced as that load balancer. A new
+priced Kubernetes type goes in `PRICERS`; an unlisted one is free by the prefix rule in `is_free`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 
 from aiinfra.catalog.canonical import machine_accelerators
@@ -40,7 +40,7 @@ from aiinfra.costs.inputs import (
     unit,
     worst_quote,
 )
-from aiinfra.costs.model import Category, CostLine, CostResource, Status
+from aiinfra.costs.model import UNKNOWN, Category, CostLine, CostResource, Status
 
 # ----------------------------------------------------------------------------------------
 # A training job costs per run
@@ -194,20 +194,238 @@ def _k8s_pvc(res: CostResource, ctx: Context) -> CostLine:
                                                   1, unit(key, ctx), "GiB-month")])
 
 
+# ----------------------------------------------------------------------------------------
+# Objects that make the cloud create a load balancer
+# ----------------------------------------------------------------------------------------
+#
+# A LoadBalancer Service or an Ingress runs on no node of ours: the cloud's controller creates a
+# billed load balancer for it. Each is priced as that load balancer: its hourly charge (catalog)
+# plus its capacity units or data processed from the usage figures `loadBalancerLcus` (expected)
+# and `loadBalancerPeakLcus` (worst case). An annotation, class or type the estimator cannot place
+# is unpriced (fail closed), as is an unknown value anywhere on the way.
+
+_AWS_LB_TYPE = "service.beta.kubernetes.io/aws-load-balancer-type"
+_AWS_LB_INTERNAL = "service.beta.kubernetes.io/aws-load-balancer-internal"
+_AWS_LB_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+_AWS_NLB_CLASS = "service.k8s.aws/nlb"
+_ALB_SCHEME = "alb.ingress.kubernetes.io/scheme"
+_ALB_GROUP = "alb.ingress.kubernetes.io/group.name"
+_GKE_LB_TYPE = ("networking.gke.io/load-balancer-type", "cloud.google.com/load-balancer-type")
+_GKE_ALLOW_HTTP = "kubernetes.io/ingress.allow-http"
+_GKE_CERTS = ("ingress.gcp.kubernetes.io/pre-shared-cert", "networking.gke.io/managed-certificates")
+_INGRESS_CLASS = "kubernetes.io/ingress.class"
+# Ingress controllers by class name -> the load balancer they make the cloud create
+# (https://kubernetes-sigs.github.io/aws-load-balancer-controller/, https://cloud.google.com/kubernetes-engine/docs/concepts/ingress).
+_CONTROLLERS = {"ingress.k8s.aws/alb": "alb", "networking.gke.io/ingress-gce": "gce"}
+_CLASSES = {"alb": "alb", "gce": "gce", "gce-internal": "gce-internal"}
+# 1 LCU / NLCU is at most 1 GB processed an hour (the catalog's LCU notes): the same figure prices a
+# Classic LB's and a GCP load balancer's data processed.
+_GB_PER_LCU_HOUR = 1.0
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d+$")
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d+$")
+
+
+def _cloud(ctx: Context) -> str:
+    """The cloud whose controller creates the load balancer: the stack's region names it."""
+    if _AWS_REGION.match(ctx.region):
+        return "aws"
+    if _GCP_REGION.match(ctx.region):
+        return "gcp"
+    raise Unpriced(f"region {ctx.region!r} is neither an AWS nor a GCP region; the load balancer's cloud decides "
+                   "its price")
+
+
+def _annotations(res: CostResource) -> dict[str, str]:
+    found = get(res.inputs, "metadata.annotations", {}) or {}
+    if not isinstance(found, dict):
+        raise Unpriced(f"metadata.annotations is {found!r}, not a mapping")
+    for key, value in found.items():
+        if value == UNKNOWN:
+            raise Unpriced(f"annotation {key} is unknown at preview and decides the cost")
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def _lcus(ctx: Context) -> tuple[float, float]:
+    """(expected, worst) capacity units per load balancer: the worst case never below the expected."""
+    expected = ctx.usage.load_balancer_lcus
+    return expected, max(expected, ctx.usage.load_balancer_peak_lcus)
+
+
+def _public_subnets(ctx: Context) -> int:
+    """Public subnets (tag kubernetes.io/role/elb): an internet-facing load balancer holds a public IPv4 address
+    in each."""
+    return sum(1 for r in ctx.resources if r.type == "aws:ec2/subnet:Subnet"
+               and (get(r.inputs, "tags", {}) or {}).get("kubernetes.io/role/elb") == "1")
+
+
+def _aws_lb_line(res: CostResource, ctx: Context, kind: str, public: bool, why: str) -> CostLine:
+    """An AWS load balancer: hourly + capacity units (LCU, NLCU; GB on a Classic LB) + its public IPv4 addresses."""
+    names = {"application": ("ALB", "LCU", "elb.application.lcu"), "network": ("NLB", "NLCU", "elb.network.nlcu"),
+             "classic": ("Classic LB", "GB processed", "elb.classic.gb")}
+    name, units, key = names[kind]
+    hourly = unit(f"aws.elb.{kind}.hour", ctx)
+    per_unit = unit(f"aws.{key}", ctx)
+    expected, worst = _lcus(ctx)
+    scheme = "internet-facing" if public else "internal"
+
+    def parts(lcus: float) -> list[Part]:
+        out = [Part(1, f"{name} ({scheme}; {why})", H, hourly)]
+        if kind == "classic":
+            out.append(Part(lcus * _GB_PER_LCU_HOUR * H, f"by the {name} ({fmt_hours(lcus)} GB/h)", 1, per_unit,
+                            "GB processed"))
+        else:
+            out.append(Part(lcus, units, H, per_unit))
+        if public:
+            subnets = _public_subnets(ctx)
+            if not subnets:
+                raise Unpriced(f"an internet-facing {name} holds a public IPv4 address in every public subnet "
+                               "(tag kubernetes.io/role/elb=1) and the stack has none the estimator can count")
+            out.append(Part(subnets, "public IPv4 (one per public subnet)", H, unit("aws.vpc.public_ipv4", ctx)))
+        return out
+
+    return cost_line(res, Category.NETWORK, parts(expected), parts(worst))
+
+
+def _gcp_rules(ctx: Context) -> list[tuple[str, int]]:
+    """(urn, forwarding rules) of every object in the stack that makes GKE create forwarding rules, in stack order:
+    the first five rules of a project are priced higher than the rest."""
+    out = []
+    for r in ctx.resources:
+        try:
+            n = _gcp_rule_count(r, ctx)
+        except Unpriced:
+            n = 1  # priced (or refused) on its own line; counted once so it never lowers another's rank
+        if n:
+            out.append((r.urn, n))
+    return out
+
+
+def _gcp_rule_count(res: CostResource, ctx: Context) -> int:
+    if res.type == "kubernetes:core/v1:Service":
+        if get(res.inputs, "spec.type", "ClusterIP") != "LoadBalancer":
+            return 0
+        protocols = {str(get(p, "protocol", "TCP")) for p in (get(res.inputs, "spec.ports", []) or [])}
+        return max(len(protocols), 1)  # a mixed-protocol Service gets one forwarding rule per protocol
+    if res.type == "kubernetes:networking.k8s.io/v1:Ingress":
+        annotations = _annotations(res)
+        if _ingress_class(res, annotations, "gcp", ctx) != "gce":
+            return 0
+        http = annotations.get(_GKE_ALLOW_HTTP, "true").lower() != "false"
+        https = bool(get(res.inputs, "spec.tls", []) or any(a in annotations for a in _GKE_CERTS))
+        return int(http) + int(https)
+    return 0
+
+
+def _gcp_lb_line(res: CostResource, ctx: Context, rules: int, what: str) -> CostLine:
+    """A GCP load balancer: its forwarding rules (the stack's first five at the first-five price) + data processed."""
+    before = 0
+    for urn, n in _gcp_rules(ctx):
+        if urn == res.urn:
+            break
+        before += n
+    first = max(0, min(rules, 5 - before))
+    expected, worst = _lcus(ctx)
+    first_price = unit("gcp.lb.forwarding_rule", ctx)
+    more_price = unit("gcp.lb.forwarding_rule.additional", ctx)
+    gib = unit("gcp.lb.data_processed", ctx)
+
+    def parts(lcus: float) -> list[Part]:
+        out = [Part(first, f"forwarding rule ({what}; among the stack's first 5)", H, first_price),
+               Part(rules - first, f"forwarding rule ({what}; beyond the stack's first 5)", H, more_price)]
+        out.append(Part(lcus * _GB_PER_LCU_HOUR * H, f"data processed, in and out ({fmt_hours(lcus)} GiB/h)", 1,
+                        gib, "GiB"))
+        return out
+
+    return cost_line(res, Category.NETWORK, parts(expected), parts(worst))
+
+
 def _k8s_service(res: CostResource, ctx: Context) -> CostLine:
     """ClusterIP and NodePort Services run on the nodes; a LoadBalancer Service makes the cloud create a billed
-    load balancer (an NLB/CLB on EKS, a forwarding rule and its data processing on GKE)."""
+    load balancer: on EKS a Classic LB (in-tree default) or an NLB (annotated `nlb`, or `external` /
+    loadBalancerClass service.k8s.aws/nlb for the AWS Load Balancer Controller); on GKE a regional forwarding rule
+    of an external or internal passthrough Network Load Balancer."""
     kind = get(res.inputs, "spec.type", "ClusterIP")
     if kind in ("ClusterIP", "NodePort", "ExternalName"):
         return CostLine(res.urn, res.type, res.name, Status.FREE, Category.OTHER,
                         basis=f"type {kind}: runs on the cluster's nodes")
-    raise Unpriced(f"a Service of type {kind} makes the cloud create a load balancer the catalog has no price for; "
-                   "use ClusterIP, or add the load balancer's hourly and data prices to the catalog")
+    if kind != "LoadBalancer":
+        raise Unpriced(f"a Service of type {kind!r}: the estimator knows ClusterIP, NodePort, ExternalName and "
+                       "LoadBalancer")
+    annotations = _annotations(res)
+    if _cloud(ctx) == "gcp":
+        scheme = next((annotations[a] for a in _GKE_LB_TYPE if a in annotations), "External")
+        if scheme not in ("Internal", "External"):
+            raise Unpriced(f"annotation {_GKE_LB_TYPE[0]} {scheme!r}: GKE knows Internal (or none, external)")
+        what = f"{scheme.lower()} passthrough Network Load Balancer"
+        return _gcp_lb_line(res, ctx, _gcp_rule_count(res, ctx), what)
+    lb_class = get(res.inputs, "spec.loadBalancerClass")
+    lb_type = annotations.get(_AWS_LB_TYPE)
+    if lb_class is not None and lb_class != _AWS_NLB_CLASS:
+        raise Unpriced(f"spec.loadBalancerClass {lb_class!r}: the estimator knows {_AWS_NLB_CLASS} (AWS Load "
+                       "Balancer Controller)")
+    if lb_class == _AWS_NLB_CLASS or lb_type in ("external", "nlb-ip"):
+        # The AWS Load Balancer Controller creates an internal NLB unless told internet-facing.
+        public = annotations.get(_AWS_LB_SCHEME, "internal") == "internet-facing"
+        return _aws_lb_line(res, ctx, "network", public, "AWS Load Balancer Controller")
+    if lb_type not in (None, "nlb"):
+        raise Unpriced(f"annotation {_AWS_LB_TYPE} {lb_type!r}: the estimator knows nlb, external and nlb-ip "
+                       "(or none: a Classic Load Balancer)")
+    # The in-tree controller creates an internet-facing load balancer unless annotated internal.
+    public = annotations.get(_AWS_LB_INTERNAL, "false").lower() in ("false", "")
+    return _aws_lb_line(res, ctx, "network" if lb_type == "nlb" else "classic", public, "in-tree controller")
+
+
+def _ingress_class(res: CostResource, annotations: dict[str, str], cloud: str, ctx: Context) -> str:
+    """The load balancer an Ingress's class makes the cloud create: 'alb', 'gce' or 'gce-internal', by class name or
+    by the controller of an IngressClass declared in the stack. An unnamed class is GKE's default (gce) on GKE and
+    unpriced on EKS; any other class is unpriced."""
+    name = get(res.inputs, "spec.ingressClassName") or annotations.get(_INGRESS_CLASS)
+    if name is None:
+        if cloud == "gcp":
+            return "gce"
+        raise Unpriced("the Ingress names no class (spec.ingressClassName): the cluster's default class decides "
+                       "which load balancer is created")
+    if str(name) in _CLASSES:
+        return _CLASSES[str(name)]
+    for r in ctx.resources:
+        if r.type == "kubernetes:networking.k8s.io/v1:IngressClass" and get(r.inputs, "metadata.name") == name:
+            controller = str(get(r.inputs, "spec.controller", required=True))
+            if controller in _CONTROLLERS:
+                return _CONTROLLERS[controller]
+            raise Unpriced(f"ingress class {name!r} (controller {controller}): the estimator knows the controllers "
+                           f"{', '.join(_CONTROLLERS)}")
+    raise Unpriced(f"ingress class {name!r}: the estimator knows alb (EKS), gce and gce-internal (GKE), or an "
+                   "IngressClass in the stack whose controller is one of those")
 
 
 def _k8s_ingress(res: CostResource, ctx: Context) -> CostLine:
-    raise Unpriced("an Ingress makes the cloud create a load balancer (ALB on EKS, an HTTP(S) load balancer on GKE) "
-                   "the catalog has no price for")
+    """An Ingress makes the cloud create a load balancer: an ALB on EKS (class alb, AWS Load Balancer Controller;
+    Ingresses of one `group.name` share one ALB, priced on the group's first Ingress), a global external
+    Application Load Balancer on GKE (class gce: a forwarding rule for HTTP and one for HTTPS)."""
+    annotations = _annotations(res)
+    cloud = _cloud(ctx)
+    lb = _ingress_class(res, annotations, cloud, ctx)
+    if lb == "alb" and cloud == "aws":
+        group = annotations.get(_ALB_GROUP)
+        if group is not None:
+            first = next(r for r in ctx.resources if r.type == res.type and (
+                r.urn == res.urn or _annotations(r).get(_ALB_GROUP) == group))
+            if first.urn != res.urn:
+                return CostLine(res.urn, res.type, res.name, Status.FREE, Category.NETWORK,
+                                basis=f"shares ALB group {group!r}, priced on Ingress {first.name}'s line")
+        public = annotations.get(_ALB_SCHEME, "internal") == "internet-facing"
+        why = f"group {group}" if group else "one Ingress"
+        return _aws_lb_line(res, ctx, "application", public, why)
+    if lb == "gce" and cloud == "gcp":
+        rules = _gcp_rule_count(res, ctx)
+        if not rules:
+            raise Unpriced(f"annotation {_GKE_ALLOW_HTTP} false and no TLS: the Ingress serves nothing GKE can "
+                           "build a load balancer for")
+        return _gcp_lb_line(res, ctx, rules, "global external Application Load Balancer")
+    if lb == "gce-internal":
+        raise Unpriced("an Ingress of class gce-internal makes GKE create a regional internal Application Load "
+                       "Balancer, billed per proxy instance-hour; the catalog has no price for it")
+    raise Unpriced(f"an Ingress of class {lb!r} on {cloud}: that cloud's controllers do not serve it")
 
 
 def _pool_nodes(ctx: Context, pool: str) -> tuple[int, int] | None:
