@@ -16,10 +16,13 @@ from typing import Any
 __all__ = [
     "Accelerator",
     "AwsInstanceType",
+    "AwsNeuronType",
     "accelerator",
     "accelerators",
     "aws_instance_type",
     "aws_instance_types",
+    "aws_neuron_type",
+    "aws_neuron_types",
     "closest",
     "load_json",
 ]
@@ -53,6 +56,26 @@ class AwsInstanceType:
 
 
 @dataclass(frozen=True)
+class AwsNeuronType:
+    """One EC2 Trainium or Inferentia (AWS Neuron) instance type: priced and recognised as accelerated, but not
+    provisioned by the GPU groups and pools (they install NVIDIA AMIs and the NVIDIA device plugin)."""
+
+    name: str
+    family: str
+    accelerator: str
+    """`trainium`, `trainium2` or `inferentia2`."""
+    neuron_devices: int
+    neuron_cores: int
+    vcpu: int
+    memory_gib: int
+    network_gbps: float
+    efa_interfaces: int
+    arch: str
+    source: str
+    as_of: str
+
+
+@dataclass(frozen=True)
 class Accelerator:
     """One accelerator model (GPU) and its headline facts."""
 
@@ -83,6 +106,17 @@ def aws_instance_types() -> dict[str, AwsInstanceType]:
 def aws_instance_type(name: str) -> AwsInstanceType | None:
     """The facts for one EC2 instance type, or None when the catalog does not know it."""
     return aws_instance_types().get(name)
+
+
+@cache
+def aws_neuron_types() -> dict[str, AwsNeuronType]:
+    """The Trainium and Inferentia instance types, by name (`aws_instances.json` `neuron_instances`)."""
+    rows = load_json("aws_instances.json").get("neuron_instances", [])
+    return {row["name"]: AwsNeuronType(**row) for row in rows}
+
+
+def aws_neuron_type(name: str) -> AwsNeuronType | None:
+    return aws_neuron_types().get(name)
 
 
 @cache

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from aiinfra.catalog import accelerators, aws_instance_type
+from aiinfra.catalog import accelerators, aws_instance_type, aws_neuron_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators
 from aiinfra.catalog.tpu import gke_tpu_machine, tpu_generations
 
@@ -80,11 +80,15 @@ def canonical_accelerator(name: str) -> str | None:
 
 
 def machine_accelerators(machine_type: str) -> tuple[int, str]:
-    """(accelerators per machine, canonical name) of an EC2 instance type, a Compute Engine
-    machine type that bundles GPUs, or a GKE TPU node machine type; (0, "") for any other."""
+    """(accelerators per machine, canonical name) of an EC2 instance type (GPU, or Trainium/Inferentia Neuron
+    devices), a Compute Engine machine type that bundles GPUs, or a GKE TPU node machine type; (0, "") for any
+    other."""
     aws = aws_instance_type(machine_type)
     if aws is not None:
         return aws.gpu_count, aws.accelerator
+    neuron = aws_neuron_type(machine_type)
+    if neuron is not None:
+        return neuron.neuron_devices, neuron.accelerator
     gcp = gcp_machine_type(machine_type)
     if gcp is not None:
         return gcp.gpu_count, gcp.accelerator

@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from aiinfra.catalog import aws_instance_type, closest, load_json
+from aiinfra.catalog import aws_instance_type, aws_neuron_type, closest, load_json
 from aiinfra.catalog.canonical import accelerator_names, canonical_accelerator
 from aiinfra.catalog.gcp import gcp_machine_type, n1_accelerators
 from aiinfra.catalog.prices import Market, NoPublicPriceError, PriceError, hourly_price, tpu_chips
@@ -153,6 +153,9 @@ def _gpu_rows() -> list[tuple[str, str, str, int, str]]:
         t = aws_instance_type(r["name"])
         if t is not None and t.accelerator and t.gpu_count:
             out.append(("aws", r["name"], r["region"], t.gpu_count, t.accelerator))
+        neuron = aws_neuron_type(r["name"])
+        if neuron is not None:
+            out.append(("aws", r["name"], r["region"], neuron.neuron_devices, neuron.accelerator))
     gcp = load_json("prices_gcp.json")
     for r in gcp["machine_types"]:
         m = gcp_machine_type(r["name"])
@@ -204,7 +207,7 @@ def type_offerings(name: str, markets: list[Market]) -> list[Offering]:
     regions = sorted({r[2] for r in rows})
     count, acc = (rows[0][3], rows[0][4]) if rows else (1, "")
     if not rows:
-        found = {r["region"] for doc in ("prices_aws.json", "prices_gcp.json")
+        found = {(doc[len("prices_"):-len(".json")], r["region"]) for doc in ("prices_aws.json", "prices_gcp.json")
                  for table in ("instances", "machine_types", "gpus") for r in load_json(doc).get(table, [])
                  if r["name"] == name}
         if not found:
@@ -215,14 +218,15 @@ def type_offerings(name: str, markets: list[Market]) -> list[Offering]:
             hint = f"; did you mean {', '.join(repr(b) for b in best)}?" if best else ""
             raise PriceError(f"{name!r} is not a priced type or accelerator{hint} (`aiinfra price --list` shows what "
                              "the catalog covers)")
-        regions = sorted(found)
+        clouds_regions = sorted(found)
+    else:
+        clouds_regions = [(rows[0][0], where) for where in regions]
     out = []
-    for where in regions:
+    for cloud, where in clouds_regions:
         for market in markets:
             got = _quote(name, where, market)
             if got is not None:
                 hourly, mkt, source, as_of, note = got
-                cloud = "aws" if aws_instance_type(name) is not None else "gcp"
                 out.append(Offering(acc, cloud, where, name, mkt, count, hourly, source, as_of, note))
     return sorted(out, key=_order)
 
@@ -260,7 +264,8 @@ def render_offerings(what: str, offers: list[Offering]) -> str:
 def _accelerator_of(cloud: str, name: str) -> str:
     if cloud == "aws":
         t = aws_instance_type(name)
-        return t.accelerator if t is not None and t.gpu_count else ""
+        neuron = aws_neuron_type(name)
+        return t.accelerator if t is not None and t.gpu_count else neuron.accelerator if neuron is not None else ""
     m = gcp_machine_type(name)
     if m is not None:
         return m.accelerator if m.gpu_count else ""
@@ -320,5 +325,5 @@ def render_coverage(doc: dict[str, Any]) -> str:
     for acc, clouds in doc["accelerators"].items():
         where = "; ".join(f"{cloud} {len(regions)} region{'s' if len(regions) != 1 else ''}"
                           for cloud, regions in clouds.items())
-        lines.append(f"  {acc:<10} {where}")
+        lines.append(f"  {acc:<12} {where}")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-from aiinfra.catalog import AwsInstanceType, aws_instance_type, aws_instance_types
+from aiinfra.catalog import AwsInstanceType, aws_instance_type, aws_instance_types, aws_neuron_type
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators, n1_machine_types
 from aiinfra.catalog.rules._support import eks_supported_versions
 from aiinfra.catalog.rules.aws import eks_ami_line
@@ -119,13 +119,25 @@ def efa_capable_like(accelerator: str) -> list[str]:
     return sorted(n for n, t in aws_instance_types().items() if t.supports_efa and t.accelerator == accelerator)
 
 
+def not_a_gpu_type(itype: str) -> str:
+    """Why an EC2 type is refused where a GPU type is expected: a Trainium/Inferentia type says so, anything
+    else gets a did-you-mean."""
+    neuron = aws_neuron_type(itype)
+    if neuron is not None:
+        families = ", ".join(sorted({t.family for t in aws_instance_types().values()}))
+        return (f"{itype!r} is an AWS {neuron.accelerator.capitalize()} (Neuron) type: it is priced (aiinfra price "
+                f"{itype}) but not provisioned here, because GPU groups and pools install NVIDIA AMIs and the NVIDIA "
+                f"device plugin and Neuron needs the Neuron AMI and device plugin; use an NVIDIA GPU type ({families})")
+    return f"{itype!r} is not a known GPU instance type{hint(itype, aws_instance_types())}"
+
+
 def check_aws_gpu_type(r: Reader, obj: Mapping[str, Any], path: str) -> tuple[str, AwsInstanceType | None]:
-    """`instanceType`: required, and a GPU type the catalog knows (did-you-mean otherwise)."""
+    """`instanceType`: required, and a GPU type the catalog knows (did-you-mean otherwise; Neuron types refused
+    with the reason)."""
     itype = r.string(obj, "instanceType", path, required=True)
     facts = aws_instance_type(itype) if itype else None
     if itype and facts is None:
-        r.add(f"{path}.instanceType", f"{itype!r} is not a known GPU instance type"
-                                      f"{hint(itype, aws_instance_types())}", itype)
+        r.add(f"{path}.instanceType", not_a_gpu_type(itype), itype)
     return itype, facts
 
 
@@ -155,7 +167,8 @@ def _parse_gpu_group(r: Reader, obj: Mapping[str, Any], path: str, network: Netw
         where = f"{path}.extraInstanceTypes[{j}]"
         other = aws_instance_type(extra) if isinstance(extra, str) else None
         if other is None:
-            r.add(where, f"{show(extra)} is not a known GPU instance type{hint(str(extra), known)}", extra)
+            r.add(where, not_a_gpu_type(extra) if isinstance(extra, str) else
+                  f"{show(extra)} is not a known GPU instance type{hint(str(extra), known)}", extra)
             continue
         if facts is not None and (other.gpu_count, other.accelerator) != (facts.gpu_count, facts.accelerator):
             r.add(where, f"{extra!r} has {other.gpu_count} x {other.accelerator}, but {itype!r} has "

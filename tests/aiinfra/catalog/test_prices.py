@@ -115,7 +115,8 @@ def test_unknown_region_suggests_close_regions() -> None:
     with pytest.raises(PriceError) as err:
         hourly_price("g5.xlarge", "us-west-1")
     assert str(err.value) == ("'g5.xlarge' is not priced in region 'us-west-1'; did you mean 'us-west-2', 'us-east-1'? "
-                              "(priced regions: ap-northeast-1, eu-central-1, eu-west-1, us-east-1, us-east-2, us-west-2)")
+                              "(priced regions: ap-northeast-1, eu-central-1, eu-west-1, us-east-1, us-east-2, "
+                              "us-west-2)")
 
 
 def test_unit_prices_carry_source_and_date() -> None:

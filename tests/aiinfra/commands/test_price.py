@@ -111,3 +111,13 @@ def test_list_with_a_name_or_nothing_at_all_exits_2(capsys: pytest.CaptureFixtur
     assert main(["price", "--list", "h100"]) == 2
     assert main(["price"]) == 2
     assert "give a type or accelerator name" in capsys.readouterr().err
+
+
+def test_a_cpu_or_neuron_type_is_listed_on_its_own_cloud(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["price", "trn1.32xlarge", "--format", "json"]) == 0
+    offers = json.loads(capsys.readouterr().out)["offerings"]
+    assert {o["cloud"] for o in offers} == {"aws"} and {o["accelerator"] for o in offers} == {"trainium"}
+    assert all(o["accelerators"] == 16 for o in offers)
+    assert main(["price", "c7i.large", "--format", "json"]) == 0
+    offers = json.loads(capsys.readouterr().out)["offerings"]
+    assert {o["cloud"] for o in offers} == {"aws"} and len({o["region"] for o in offers}) == 6
