@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from aiinfra.catalog.prices import HOURS_PER_MONTH, Market, PriceError, PriceQuote, hourly_price, unit_price
@@ -31,6 +32,8 @@ class Context:
     region: str
     usage: Usage
     resources: Sequence[CostResource] = ()
+    on: date = field(default_factory=date.today)
+    """The plan date: prices that depend on a calendar (EKS extended support) are those of this day."""
     _by_parent: dict[str | None, list[CostResource]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

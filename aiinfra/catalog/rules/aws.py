@@ -81,10 +81,11 @@ def eks_support_phase(version: str, on: date) -> str:
     """EKS supports a minor version 14 months (standard), then 12 more at $0.60/h instead of $0.10/h (extended).
 
     Returns `standard`, `extended`, `ended` or `unknown` (a version without calendar dates in
-    `components/kubernetes/data/versions.json`); pricing reads it to bill extended support.
+    `components/kubernetes/data/versions.json`); the estimator prices the control plane by it on the plan date
+    (`aws.eks.control_plane` or `aws.eks.control_plane.extended_support` in the price catalog).
     Source: https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html
     As of: 2026-11-30
-    Checked: plan (the default stacks run versions in standard support)
+    Checked: plan (the estimate prices the EKS control plane by it)
     """
     row = eks_versions().get(version)
     if row is None:

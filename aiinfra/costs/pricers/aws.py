@@ -14,6 +14,7 @@ from typing import Any
 
 from aiinfra.catalog.canonical import machine_accelerators
 from aiinfra.catalog.prices import Market
+from aiinfra.catalog.rules.aws import eks_support_phase
 from aiinfra.costs.inputs import (
     Context,
     H,
@@ -291,7 +292,26 @@ def _kms_key(res: CostResource, ctx: Context) -> CostLine:
 
 
 def _eks_cluster(res: CostResource, ctx: Context) -> CostLine:
-    return cost_line(res, Category.CONTROL_PLANE, [Part(1, "EKS control plane", H, unit("aws.eks.control_plane", ctx))])
+    """The control plane is billed by its Kubernetes version's support phase on the plan date: the standard rate,
+    or the extended-support rate (which replaces it) once the version is past standard support
+    (`rules.aws.eks_support_phase`). A cluster whose `upgradePolicy.supportType` is STANDARD is upgraded by
+    EKS at the end of standard support instead, so it never bills extended support."""
+    version = get(res.inputs, "version")
+    support_type = str(get(res.inputs, "upgradePolicy.supportType", "EXTENDED")).upper()
+    if version is None:
+        # EKS creates the cluster on its default version, which is in standard support.
+        return cost_line(res, Category.CONTROL_PLANE, [Part(1, "EKS control plane (EKS default version, standard "
+                                                              "support)", H, unit("aws.eks.control_plane", ctx))])
+    phase = eks_support_phase(str(version), ctx.on)
+    if phase in ("unknown", "ended"):
+        raise Unpriced(f"EKS {version} has no support calendar entry for {ctx.on} ({phase}; "
+                       "components/kubernetes/data/versions.json): its control-plane rate is not known")
+    if phase == "extended" and support_type != "STANDARD":
+        return cost_line(res, Category.CONTROL_PLANE, [Part(
+            1, f"EKS control plane, {version} in extended support on {ctx.on}", H,
+            unit("aws.eks.control_plane.extended_support", ctx))])
+    return cost_line(res, Category.CONTROL_PLANE, [Part(1, f"EKS control plane, {version} in standard support", H,
+                                                         unit("aws.eks.control_plane", ctx))])
 
 
 # ----------------------------------------------------------------------------------------
