@@ -150,6 +150,24 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         self.captured: list[PlannedResource] = []
         self.exports: dict[str, Any] = {}
         self._stack_urn = engine_urn(stack, project, "", STACK_TYPE, f"{project}-{stack}")
+        self._thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def _thread_loop(self) -> None:
+        """The calling thread's event loop (deserializing resource references needs one), kept to close."""
+        self._thread_loops.add(pulumi_mocks._ensure_event_loop())
+
+    def close_thread_loops(self) -> None:
+        """Close the event loops the monitor's threads made: the plan's executor threads end with
+        it, and a loop left open is otherwise closed by the garbage collector, at exit if need be,
+        after its self-pipe socket may already have gone ('Invalid file descriptor: -1')."""
+        for loop in self._thread_loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+        self._thread_loops.clear()
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802
+        self._thread_loop()
+        return super().Invoke(request)
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         return engine_urn(self.stack, self.project, parent, type_, name)
@@ -172,7 +190,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             captured = _plain(inputs)
             response = resource_pb2.RegisterResourceResponse(urn=urn)
         else:
-            pulumi_mocks._ensure_event_loop()
+            self._thread_loop()
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
             # Outside a preview the stock monitor reads unknowns as absent: read them its way there.
             wire = inputs if settings.is_dry_run() else rpc.deserialize_properties(request.object)
@@ -207,7 +225,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
         if request.urn == self._stack_urn:
-            pulumi_mocks._ensure_event_loop()
+            self._thread_loop()
             self.exports = _plain(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         return super().RegisterResourceOutputs(request)
 
@@ -410,7 +428,8 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
         callbacks.release()
         ROOT.set(None)
         asyncio.set_event_loop(None)
-        loop.close()
+        loop.close()  # shuts its executor (the monitor's threads) down
+        monitor.close_thread_loops()
 
     if program_error is not None:
         found = carried_problems(program_error)
