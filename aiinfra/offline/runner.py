@@ -358,7 +358,12 @@ def _transfer_properties(res: pulumi.Resource, props: Any, custom: bool) -> dict
             continue  # the SDK resolves these itself
         data: asyncio.Future[Any] = asyncio.Future()
         resolvers[name] = functools.partial(_resolve_output, res, data)
-        res.__dict__[name] = pulumi.Output._from_data(data)
+        # `Output._from_data` less its `_track()`: the SDK tracks every Output so that the program
+        # waits for it at exit, but these resolve inside their resource's registration, an RPC the
+        # program already waits for (and whose failure it raises first).
+        output: pulumi.Output[Any] = object.__new__(pulumi.Output)
+        output._data = data
+        res.__dict__[name] = output
     return resolvers
 
 
