@@ -171,7 +171,8 @@ class GcpGpuGroup(pulumi.ComponentResource):
             shielded_instance_config={"enable_secure_boot": gpu_vm_secure_boot(DRIVER_AT_FIRST_BOOT),
                                       "enable_vtpm": True, "enable_integrity_monitoring": True},
             service_account={"email": sa.email, "scopes": list(SCOPES)},
-            metadata={"install-nvidia-driver": str(DRIVER_AT_FIRST_BOOT), "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
+            metadata={"install-nvidia-driver": str(DRIVER_AT_FIRST_BOOT), "enable-oslogin": "TRUE",
+                      "block-project-ssh-keys": "TRUE"},
             metadata_startup_script=script,
             resource_policies=placement.self_link if placement else None,  # one policy, a string in this SDK
             description=f"GPU group {g.name}: {g.machine_type}",

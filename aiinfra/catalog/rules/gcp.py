@@ -37,16 +37,17 @@ def regional_mig_autoscaled_shape(shape: str, autoscaled: bool) -> str | None:
 def gpu_vm_secure_boot(driver_built_on_the_vm: bool) -> bool:
     """A GPU VM whose NVIDIA driver is installed on the VM at boot runs with Secure Boot off (vTPM stays on).
 
-    Integrity monitoring stays on too. With Secure Boot the kernel loads only modules signed by a key in the VM's UEFI db. A driver installed on the
-    VM (the Deep Learning VM's `install-nvidia-driver: True` first-boot install, Google's cuda_installer) is
-    unsigned unless a Machine Owner Key is supplied and enrolled: "If you want the installed driver to be signed
-    (needed for Secure Boot compatibility), use the `--secure-boot-pub-key` and `--secure-boot-priv-key`"; for
-    images, "If you intend to use the resulting image on VMs with Secure Boot enabled, the NVIDIA kernel modules
-    need to be signed during the image build process" (Google's GPU installation README). Unsigned, the driver
-    does not load and the VM's GPUs are unusable (GoogleCloudDataproc/initialization-actions#933, hail-is/hail
-    PR 15071 turning Secure Boot off on GCP GPU VMs because "nvidia drivers which we need to load are not
-    digitally signed"). A custom image whose modules are signed with an enrolled key can keep it on. GKE GPU
-    nodes are another case: Container-Optimized OS loads Google-signed drivers, so GKE pools keep Secure Boot.
+    Integrity monitoring stays on too. With Secure Boot the kernel loads only modules signed by a key in the VM's
+    UEFI db. A driver installed on the VM (the Deep Learning VM's `install-nvidia-driver: True` first-boot install,
+    Google's cuda_installer) is unsigned unless a Machine Owner Key is supplied and enrolled: "If you want the
+    installed driver to be signed (needed for Secure Boot compatibility), use the `--secure-boot-pub-key` and
+    `--secure-boot-priv-key`"; for images, "If you intend to use the resulting image on VMs with Secure Boot
+    enabled, the NVIDIA kernel modules need to be signed during the image build process" (Google's GPU installation
+    README). Unsigned, the driver does not load and the VM's GPUs are unusable
+    (GoogleCloudDataproc/initialization-actions#933, hail-is/hail PR 15071 turning Secure Boot off on GCP GPU VMs
+    because "nvidia drivers which we need to load are not digitally signed"). A custom image whose modules are
+    signed with an enrolled key can keep it on. GKE GPU nodes are another case: Container-Optimized OS loads
+    Google-signed drivers, so GKE pools keep Secure Boot.
     Source: https://github.com/GoogleCloudPlatform/compute-gpu-installation/blob/main/linux/README.md
     As of: 2026-11-30
     Checked: plan (GCP GPU groups' instance templates)
