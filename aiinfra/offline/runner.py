@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as sdk_resource
@@ -388,6 +389,37 @@ def _direct_outputs() -> Iterator[None]:
         rpc.transfer_properties = saved
 
 
+_UNWRAPPED: dict[int, tuple[type, type]] = {}
+_sdk_unwrap_type = sdk_types.unwrap_type
+
+
+def _unwrap_type(typ: type) -> type:
+    """`pulumi._types.unwrap_type`, remembered per type object.
+
+    The SDK serializes every input property of a provider resource with its annotated type and
+    unwraps that annotation (Optional[Input[T]] and the like to T) each time, through several
+    `typing.get_origin`/`get_args` calls: about 660 unwraps in a dev plan, over a few dozen
+    distinct annotations. The unwrap depends on the annotation alone, so it is done once per
+    annotation object (keyed by identity: equal unions can list their members in another order).
+    """
+    hit = _UNWRAPPED.get(id(typ))
+    if hit is not None and hit[0] is typ:
+        return hit[1]
+    unwrapped = _sdk_unwrap_type(typ)
+    _UNWRAPPED[id(typ)] = (typ, unwrapped)  # keeps typ alive, so its id is not reused
+    return unwrapped
+
+
+@contextlib.contextmanager
+def _cached_type_unwraps() -> Iterator[None]:
+    """Type unwraps remembered while a plan runs (the SDK's own function restored afterwards)."""
+    sdk_types.unwrap_type = _unwrap_type
+    try:
+        yield
+    finally:
+        sdk_types.unwrap_type = _sdk_unwrap_type
+
+
 @contextlib.contextmanager
 def _program_environment(cfg: StackConfig) -> Iterator[None]:
     """cwd and sys.path as the language host sets them; no PULUMI_CONFIG* leaking in."""
@@ -417,7 +449,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     asyncio.set_event_loop(loop)
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
-        with _program_environment(cfg), _no_source_positions(), _direct_outputs():
+        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_unwraps():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:
