@@ -393,7 +393,7 @@ _UNWRAPPED: dict[int, tuple[type, type]] = {}
 _sdk_unwrap_type = sdk_types.unwrap_type
 
 
-def _unwrap_type(typ: type) -> type:
+def _unwrap_type(val: type) -> type:
     """`pulumi._types.unwrap_type`, remembered per type object.
 
     The SDK serializes every input property of a provider resource with its annotated type and
@@ -402,11 +402,11 @@ def _unwrap_type(typ: type) -> type:
     distinct annotations. The unwrap depends on the annotation alone, so it is done once per
     annotation object (keyed by identity: equal unions can list their members in another order).
     """
-    hit = _UNWRAPPED.get(id(typ))
-    if hit is not None and hit[0] is typ:
+    hit = _UNWRAPPED.get(id(val))
+    if hit is not None and hit[0] is val:
         return hit[1]
-    unwrapped = _sdk_unwrap_type(typ)
-    _UNWRAPPED[id(typ)] = (typ, unwrapped)  # keeps typ alive, so its id is not reused
+    unwrapped = _sdk_unwrap_type(val)
+    _UNWRAPPED[id(val)] = (val, unwrapped)  # keeps val alive, so its id is not reused
     return unwrapped
 
 
