@@ -422,6 +422,7 @@ def main() -> int:
     token = secrets.token_hex(32)
     with tempfile.TemporaryDirectory() as tmp:
         teachers = build_teachers(args, Path(tmp))
+        infos = {t.key: t.report() for t in teachers}  # read now: a temp dir is gone after this block
         servers: dict[tuple[str, str], ServerProc] = {}
         try:
             for t in teachers:
@@ -456,7 +457,7 @@ def main() -> int:
     unexpected: list[str] = []
     summary: dict[str, Any] = {}
     for t in teachers:
-        info = t.report()
+        info = infos[t.key]
         print(
             f"\n{t.key} teacher: hidden {t.hidden}, {info['teacher_params']:,} parameters ({info['teacher_mib']} MiB), "
             f"test accuracy {100 * info['teacher_accuracy']:.2f}%; int8 model {100 * info['int8_accuracy']:.2f}%. "
