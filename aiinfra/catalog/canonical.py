@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from aiinfra.catalog import accelerators, aws_instance_type, aws_neuron_type
+from aiinfra.catalog import accelerators, aws_instance_type, aws_instance_types, aws_neuron_type, aws_neuron_types
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types, n1_accelerators
 from aiinfra.catalog.tpu import gke_tpu_machine, tpu_generations
 
@@ -97,3 +97,16 @@ def machine_accelerators(machine_type: str) -> tuple[int, str]:
         generation, chips = tpu
         return chips, generation.name
     return 0, ""
+
+
+@cache
+def _accelerated_ec2_families() -> frozenset[str]:
+    gpu = {t.family for t in aws_instance_types().values()}
+    return frozenset(gpu | {t.family for t in aws_neuron_types().values()})
+
+
+def accelerated_ec2_family(machine_type: str) -> str:
+    """The family (`p5`) when an EC2 type belongs to a GPU or Neuron family of the catalog, even a size whose
+    hardware facts it does not hold (p5.4xlarge is priced but not a spec GPU type); "" otherwise."""
+    family = machine_type.split(".", 1)[0]
+    return family if "." in machine_type and family in _accelerated_ec2_families() else ""

@@ -20,7 +20,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from aiinfra.catalog.canonical import machine_accelerators
+from aiinfra.catalog.canonical import accelerated_ec2_family, machine_accelerators
 from aiinfra.catalog.gcp import gcp_machine_type, gcp_machine_types
 from aiinfra.catalog.rules.aws import eks_public_access_cidrs, eks_version_support
 from aiinfra.catalog.tpu import (
@@ -316,6 +316,10 @@ def _parse_system_pool(r: Reader, raw: Any, path: str, cloud: str) -> SystemPool
         r.add(f"{path}.{key}", f"{show(itype)} has {accelerators} x {accelerator}; the system pool runs cluster "
                                f"services on CPU machine types such as {default!r} (accelerators go in a GPU or "
                                "TPU pool)", itype)
+    elif cloud == "aws" and (family := accelerated_ec2_family(itype)):
+        r.add(f"{path}.{key}", f"{show(itype)} is in the accelerated EC2 family {family!r}; the system pool runs "
+                               f"cluster services on CPU machine types such as {default!r} (accelerators go in a "
+                               "GPU pool)", itype)
     lo, desired, hi = _sizes(r, SystemPoolSpec, obj, path, max_default=SystemPoolSpec.max_size)
     if hi < 1:
         r.add(f"{path}.maxSize", "must be at least 1: cluster services need a node")

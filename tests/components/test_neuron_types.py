@@ -59,3 +59,12 @@ def test_system_pool_refuses_a_neuron_type_as_a_cpu_node(itype: str, count: int,
     assert problems(with_k8s(systemPool={"instanceType": itype})) == [
         f"kubernetes.systemPool.instanceType: '{itype}' has {count} x {acc}; the system pool runs cluster services "
         "on CPU machine types such as 'm7i.xlarge' (accelerators go in a GPU or TPU pool)"]
+
+
+def test_system_pool_refuses_a_priced_gpu_size_the_spec_has_no_facts_for() -> None:
+    """p5.4xlarge (1 x H100) is priced for `aiinfra price` but is not a spec GPU type: its family still marks it
+    as accelerated, so it is not billed around the clock as a cluster-services node."""
+    assert machine_accelerators("p5.4xlarge") == (0, "")
+    assert problems(with_k8s(systemPool={"instanceType": "p5.4xlarge"})) == [
+        "kubernetes.systemPool.instanceType: 'p5.4xlarge' is in the accelerated EC2 family 'p5'; the system pool "
+        "runs cluster services on CPU machine types such as 'm7i.xlarge' (accelerators go in a GPU pool)"]

@@ -47,6 +47,23 @@ def test_system_pool_cpu_types_are_priced_from_the_price_list_in_every_region(re
         assert hourly_price(name, region).hourly_usd == row["on_demand"]
 
 
+@pytest.mark.parametrize("region", AWS_REGIONS)
+def test_every_cpu_type_the_catalog_prices_is_priced_from_the_price_list_in_every_region(region: str) -> None:
+    """A system pool takes any EC2 type without accelerators; each CPU type the catalog prices anywhere (m5, m6i,
+    m7i, c6i, c7i, r7i, t3) is priced in every region, with a list price (no eu-west-1 row derived by a ratio)."""
+    from aiinfra.catalog.canonical import accelerated_ec2_family, machine_accelerators
+
+    rows = _rows()
+    cpu = sorted({n for n, _ in rows if machine_accelerators(n) == (0, "") and not accelerated_ec2_family(n)})
+    assert {n.split(".")[0] for n in cpu} >= {"m5", "m6i", "m7i", "c6i", "c7i", "r7i", "t3"}
+    for name in cpu:
+        row = rows.get((name, region))
+        assert row is not None, (name, region)
+        # the Price List's copies, or the AWS pricing page the old rows cite (equal to the list: see README)
+        assert str(row["source"]).startswith((*PRICE_LIST, "https://aws.amazon.com/ec2/pricing/")), row
+        assert row["as_of"] and "1.113" not in str(row.get("note", "")), row
+
+
 @pytest.mark.parametrize(("name", "usd"), [
     ("c6i.xlarge", 0.17), ("p5.4xlarge", 6.88), ("trn1.2xlarge", 1.34375), ("trn1.32xlarge", 21.5),
     ("trn1n.32xlarge", 24.78), ("inf2.xlarge", 0.7582), ("inf2.48xlarge", 12.98127),
