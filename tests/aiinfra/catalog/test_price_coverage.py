@@ -6,10 +6,15 @@ so a later edit (or `aiinfra catalog refresh`) cannot drop a region or a family 
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
+
 import pytest
 
 from aiinfra.catalog import load_json
 from aiinfra.catalog.prices import PriceError, hourly_price
+from aiinfra.catalog.refresh import DATA_DIR, RefreshInputs, refresh
 from components.config_reader import settings
 from components.kubernetes.config import SystemPoolSpec
 
@@ -108,3 +113,21 @@ def test_every_gpu_type_the_spec_accepts_is_priced_wherever_its_family_is(region
     for family, names in families.items():
         listed = [n for n in names if (n, region) in rows]
         assert not listed or len(listed) == len(names), (family, region, sorted(set(names) - set(listed)))
+
+
+def test_a_refresh_keeps_every_region_and_type_the_list_does_not_price(tmp_path: Path) -> None:
+    """A later `aiinfra catalog refresh` from a us-east-1 offer file prices what it lists and keeps every other
+    row (the three new regions, trn/inf, the no-public-price rows) with its source and date."""
+    shutil.copy(DATA_DIR / "prices_aws.json", tmp_path / "prices_aws.json")
+    offer = Path(__file__).parent / "data" / "refresh" / "aws_offer_AmazonEC2_us-east-1_excerpt.json"
+    before = _rows()
+    [report] = refresh(["aws"], RefreshInputs(aws_offer_files=[offer]), tmp_path, as_of="2026-12-01")
+    after = {(str(r["name"]), str(r["region"])): r for r in json.loads((tmp_path / "prices_aws.json").read_text())
+             ["instances"]}
+    assert set(after) == set(before)
+    assert report.refreshed and report.not_found
+    for ident, row in after.items():
+        assert row["source"] and row["as_of"], ident
+        if ident not in {(n, r) for _, n, r in report.not_found}:
+            continue
+        assert row == before[ident], ident
