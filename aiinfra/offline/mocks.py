@@ -91,6 +91,8 @@ class PlanMocks(pulumi.runtime.Mocks):
             # The REST API's name for it (components/compute/tpu_queued.py makes this its id).
             rid = (f"projects/{outputs.get('project') or self.gcp_project}/locations/{outputs.get('zone')}/"
                    f"queuedResources/{outputs.get('queuedResourceId') or name}")
+            # What create returns: the request accepted and queued (row 14: `pulumi up` does not wait for ACTIVE).
+            outputs["state"] = outputs.get("state") or "WAITING_FOR_RESOURCES"
         elif token == "docker-build:index:Image":
             # A pushed image: its digest, and `ref` as repository@digest (what workloads pin).
             digest = f"sha256:{hashlib.sha256(name.encode()).hexdigest()}"

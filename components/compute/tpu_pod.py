@@ -65,6 +65,9 @@ class TpuPod(pulumi.ComponentResource):
     """Chips, hosts and topology of one slice (pure, from the catalog)."""
     service_account_email: pulumi.Output[str] | None
     """The VMs' account (None for queued resources, which the provider cannot give one)."""
+    queue_state: pulumi.Output[str] | None = None
+    """A queued resource's state when created or last refreshed (WAITING_FOR_RESOURCES until the queue serves
+    it, then ACTIVE); None for a directly created TPU VM. `pulumi up` does not wait for ACTIVE (row 14)."""
 
     def __init__(self, name: str, args: TpuPodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:TpuPod", name, None, opts)
@@ -93,6 +96,7 @@ class TpuPod(pulumi.ComponentResource):
                                         member=number.apply(queued_tpu_service_account), opts=child)
             ids = node_ids(pod)
             self.node_names = qr.id.apply(lambda _: ids)
+            self.queue_state = qr.state
         else:
             sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(pod.name, name),
                                             display_name=f"TPU {pod.name}", opts=child)

@@ -44,10 +44,23 @@ TOKEN = "pulumi-python:dynamic/tpu:QueuedResource"
 """The type token the engine, pricer and API check see."""
 IMMUTABLE = ("project", "zone", "queuedResourceId", "tpu")
 """Inputs whose change replaces the queued resource (the API has no update method)."""
+OUTPUTS = ("state",)
+"""Outputs the API fills in (never sent): `state`, the queued resource's `state.state`."""
 POLL_SECONDS = 10.0
 CREATE_TIMEOUT_SECONDS = 30 * 60.0
-"""Creating returns when the API has accepted the request (its operation is done), not when capacity
-arrives: a queued resource then waits in WAITING_FOR_RESOURCES, which is the point of queueing."""
+"""A bound on the create *operation* only. Creating returns when the API has accepted the request (its
+operation is done), never when capacity arrives: the queued resource then waits in the queue, which is the
+point of queueing, and `pulumi up` goes on (review row 14). Google's own sample
+(GoogleCloudPlatform/python-docs-samples tpu/queued_resources_create.py, read 2026-11-30) waits for the same
+operation (`operation.result()`) and prints the state it returns: `State.WAITING_FOR_RESOURCES`.
+The states (QueuedResourceState.State, https://cloud.google.com/python/docs/reference/tpu/latest/
+google.cloud.tpu_v2.types.QueuedResourceState.State): CREATING (received), ACCEPTED (passed admission, in the
+queue), WAITING_FOR_RESOURCES (in the queue until there are free resources), PROVISIONING, ACTIVE (provisioned,
+ready), FAILED, SUSPENDING, SUSPENDED, DELETING. The state is the resource's `state` output (refreshed by
+`pulumi refresh`); a run that needs the slices waits for ACTIVE itself (`gcloud compute tpus queued-resources
+describe`), not the deploy."""
+WAITING_STATES = frozenset({"CREATING", "ACCEPTED", "WAITING_FOR_RESOURCES", "PROVISIONING", "ACTIVE"})
+"""States in which a just-created queued resource is fine: accepted, queued, or already served."""
 DELETE_TIMEOUT_SECONDS = 60 * 60.0
 
 
@@ -124,7 +137,13 @@ class QueuedResourceProvider(pulumi.dynamic.ResourceProvider):
             raise QueuedResourceError(f"TPU API {what}: HTTP {resp.status_code}: {resp.text[:2000]}")
         return resp.json() if resp.text else {}
 
-    def _wait(self, session: Session, op: dict[str, Any], what: str, timeout: float) -> None:
+    @staticmethod
+    def _state(queued_resource: dict[str, Any]) -> str:
+        """`state.state` of a QueuedResource body ("" when the API sent none)."""
+        return str((queued_resource.get("state") or {}).get("state") or "")
+
+    def _wait(self, session: Session, op: dict[str, Any], what: str, timeout: float) -> dict[str, Any]:
+        """Poll a long-running operation until done; its `response` (the created resource) or {}."""
         waited = 0.0
         while not op.get("done"):
             if waited >= timeout:
@@ -134,28 +153,36 @@ class QueuedResourceProvider(pulumi.dynamic.ResourceProvider):
             op = self._ok(session.request("GET", f"{API}/{op['name']}"), f"{what} (operation)")
         if op.get("error"):
             raise QueuedResourceError(f"TPU API {what}: {op['error']}")
+        response: dict[str, Any] = op.get("response") or {}
+        return response
 
     # -- CRUD -----------------------------------------------------------------------------------
 
     def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
         session = self._session()
         qid = props["queuedResourceId"]
-        body = {k: v for k, v in props.items() if k not in ("project", "zone", "queuedResourceId")
+        body = {k: v for k, v in props.items() if k not in ("project", "zone", "queuedResourceId", *OUTPUTS)
                 and not k.startswith("__")}
         op = self._ok(session.request("POST", self._url(props), params={"queuedResourceId": qid}, json=body),
                       f"create queued resource {qid}")
-        self._wait(session, op, f"create queued resource {qid}", CREATE_TIMEOUT_SECONDS)
-        return pulumi.dynamic.CreateResult(id_=f"projects/{props['project']}/locations/{props['zone']}/"
-                                               f"queuedResources/{qid}", outs=props)
+        created = self._wait(session, op, f"create queued resource {qid}", CREATE_TIMEOUT_SECONDS)
+        id_ = f"projects/{props['project']}/locations/{props['zone']}/queuedResources/{qid}"
+        if not self._state(created):  # an operation without the resource in its response: one GET, no polling
+            created = self._ok(session.request("GET", f"{API}/{id_}"), f"read {id_}")
+        state = self._state(created)
+        if state and state not in WAITING_STATES:
+            # FAILED right after creation is the request itself (there is no time bound to expire).
+            raise QueuedResourceError(f"TPU API create queued resource {qid}: {created.get('state')}")
+        return pulumi.dynamic.CreateResult(id_=id_, outs={**props, "state": state})
 
     def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
         resp = self._session().request("GET", f"{API}/{id_}")
         if resp.status_code == 404:
             return pulumi.dynamic.ReadResult(None, {})  # gone: the engine drops it from the state
-        self._ok(resp, f"read {id_}")
-        # The API's answer fills in server-side fields; keeping the inputs as the outputs means a
+        found = self._ok(resp, f"read {id_}")
+        # Only the state is taken from the API's answer: keeping the inputs as the other outputs means a
         # refresh never turns into a replacement on the next `pulumi up`.
-        return pulumi.dynamic.ReadResult(id_, props)
+        return pulumi.dynamic.ReadResult(id_, {**props, "state": self._state(found)})
 
     def diff(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
         changed = [k for k in IMMUTABLE if olds.get(k) != news.get(k)]
@@ -172,7 +199,11 @@ class QueuedResourceProvider(pulumi.dynamic.ResourceProvider):
 class QueuedResource(pulumi.dynamic.Resource, module="tpu", name="QueuedResource"):
     """A queued resource (one slice or a multislice) managed through the TPU REST API."""
 
+    state: pulumi.Output[str]
+    """The queued resource's state when created or last refreshed (WAITING_FOR_RESOURCES, ACTIVE, ...)."""
+
     def __init__(self, name: str, *, project: str, zone: str, queued_resource_id: str, body: dict[str, Any],
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        props: dict[str, Any] = {"project": project, "zone": zone, "queuedResourceId": queued_resource_id, **body}
+        props: dict[str, Any] = {"project": project, "zone": zone, "queuedResourceId": queued_resource_id, **body,
+                                 **dict.fromkeys(OUTPUTS)}
         super().__init__(QueuedResourceProvider(), name, props, opts)

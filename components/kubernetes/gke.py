@@ -68,6 +68,35 @@ def tpu_node_config(pool: TpuPoolSpec, service_account: pulumi.Input[str]) -> di
     }
 
 
+def tpu_pool_autoscaling(pool: TpuPoolSpec) -> dict[str, int]:
+    """Autoscaling of a TPU slice pool: 0 to the slice's hosts, in the pool's one zone.
+
+    The pool is created with no nodes, so `pulumi up` never waits for TPU capacity: GKE's node pool
+    create operation returns once the pool's nodes are up, and with `node_count = hosts` it waited
+    for (or failed on) a whole v5e slice. The cluster autoscaler adds the slice when a pod that
+    requests `google.com/tpu` is pending (an admitted training run) and removes it when idle.
+
+    Sources (read 2026-11-30):
+    - "About TPUs in GKE" (https://cloud.google.com/kubernetes-engine/docs/concepts/tpus, read in its
+      zh-CN edition), terminology, *atomicity*: GKE treats all interconnected nodes of a slice as one
+      unit; during scaling operations it scales the whole group to 0 and creates new nodes, and if it
+      cannot create one node of a multi-host slice it creates none.
+    - keras-team/kinetic#26 (2026-02-18): "TPU node pools in GKE can scale to zero. This requires
+      enabling the Cluster Autoscaler for the node pool and setting the minimum node count to 0.
+      For multi-host TPU slices, GKE atomically scales the pool from zero to the full topology size";
+      kinetic#88 sets min 0 for its multi-host pools.
+    - vllm-project/ci-infra#545 (2026-09-11): GKE validates a multi-host slice pool against the
+      per-zone `max_node_count` ("Maximum node count 0 is not a valid size of TPU pod slice with
+      topology 2x2x2" when only `total_max_node_count` is set), so the limits here are per zone,
+      and the pool has exactly one zone (`node_locations`).
+    Versions: node auto-provisioning of TPU pools needs 1.27.6/1.28+ (v4, v5e) and 1.28.7-gke.1020000 /
+    1.29.2-gke.1035000+ (v5p) ("Use node auto-provisioning", cloud.google.com/kubernetes-engine/docs/
+    how-to/node-auto-provisioning); no narrower limit for autoscaling a user-created slice pool was
+    found; the stacks run 1.31 to 1.35.
+    """
+    return {"min_node_count": 0, "max_node_count": pool.hosts}
+
+
 def _node_hardening(service_account: pulumi.Input[str]) -> dict[str, object]:
     return {
         "service_account": service_account,
@@ -189,15 +218,18 @@ class GkeCluster(pulumi.ComponentResource):
                 opts=child,
             )
         for tpu in spec.tpu_pools:
-            # A slice is all-or-nothing: a fixed node count, the topology in the placement policy.
+            # A slice is all-or-nothing: created empty, scaled by the cluster autoscaler between 0 and
+            # the slice's hosts (tpu_pool_autoscaling), the topology in the placement policy.
             gcp.container.NodePool(  # type: ignore[call-overload]
                 f"{name}-{tpu.name}", cluster=cluster.id, location=args.region, project=args.project,
-                node_count=tpu.hosts,
+                autoscaling=tpu_pool_autoscaling(tpu),
+                initial_node_count=0,
                 node_locations=[spec.zone],
                 management={"auto_repair": True, "auto_upgrade": True},
                 placement_policy={"type": "COMPACT", "tpu_topology": tpu.topology} if tpu.hosts > 1 else None,
                 node_config={**tpu_node_config(tpu, nodes_sa.email), "resource_labels": labels},
-                opts=child,
+                # The autoscaler owns the size; initialNodeCount forces a new pool if it drifts (SDK docs).
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
             )
 
         rendered: pulumi.Output[str] = pulumi.Output.all(

@@ -78,6 +78,8 @@ def build_gcp(spec: StackSpec, built: Mapping[str, pulumi.Output[str]],
         "filestoreIp": storage.filestore_ip,
         "gpuGroups": {name: grp.group_name for name, grp in groups.items()},
         "tpuPods": {name: t.node_names for name, t in tpus.items()},
+        # Queued resources: the state at deploy (WAITING_FOR_RESOURCES) or last `pulumi refresh` (ACTIVE, ...).
+        "tpuQueueStates": {name: t.queue_state for name, t in tpus.items() if t.queue_state is not None},
         **(_build_gke(spec, network, storage, built) if spec.kubernetes is not None else {}),
     }
 

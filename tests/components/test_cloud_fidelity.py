@@ -188,6 +188,42 @@ def test_row14_eks_gpu_pools_are_created_empty_so_up_does_not_wait_for_gpus(prod
         assert sizes["desiredSize"] == sizes["minSize"] == 0, (ng.name, sizes)
 
 
+def test_row14_gke_accelerator_pools_are_created_empty_so_up_does_not_wait(gcp_prod: Plan) -> None:
+    """Row 14, GCP: gcp-prod's v5e-16 slice pool was created with nodeCount 4, so GKE's node pool create
+    waited for (or failed on) a whole 4-host TPU slice. Every GPU and TPU pool is now autoscaled and created
+    empty; the TPU pool's per-zone limits are 0 and the slice's 4 hosts (GKE scales a multi-host slice
+    atomically; components/kubernetes/gke.py tpu_pool_autoscaling has the sources)."""
+    pools = [p for p in gcp_prod.by_type("gcp:container/nodePool:NodePool")
+             if p.inputs["nodeConfig"]["machineType"] != "e2-standard-4"]
+    assert {p.name.rsplit("-gke-", 1)[1] for p in pools} == {"l4", "v5e-16"}
+    for pool in pools:
+        i = pool.inputs
+        assert "nodeCount" not in i, pool.name
+        assert i["initialNodeCount"] == 0 and i["autoscaling"]["minNodeCount"] == 0, (pool.name, i)
+    tpu = named(gcp_prod, "gcp:container/nodePool:NodePool", "-v5e-16").inputs
+    assert tpu["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 4} and tpu["nodeLocations"] == ["us-central1-a"]
+
+
+def test_row14_a3_migs_do_not_wait_for_instances(gcp_prod: Plan) -> None:
+    """Row 14, GCP: the A3 groups ask for 4 x a3-highgpu-8g; the MIG's insert returns once the group exists and
+    `waitForInstances` false (the provider's default, set explicitly) keeps `pulumi up` from waiting for the VMs
+    (pulumi_gcp InstanceGroupManager: "Whether to wait for all instances to be created/updated before
+    returning"). Passes on the reviewed code too: it pins the setting."""
+    migs = [*gcp_prod.by_type("gcp:compute/instanceGroupManager:InstanceGroupManager"),
+            *gcp_prod.by_type("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")]
+    assert len(migs) == 2
+    for mig in migs:
+        assert mig.inputs["waitForInstances"] is False, mig.name
+        assert "waitForInstancesStatus" not in mig.inputs
+
+
+def test_row14_queued_tpus_are_accepted_not_awaited(gcp_prod: Plan) -> None:
+    """Row 14, GCP: the v5p-128 x 2 queued resource returns from create once queued; its state is an output
+    (WAITING_FOR_RESOURCES after `pulumi up`, ACTIVE after a refresh once served). The provider's behaviour is
+    tested in tests/components/compute/test_tpu_queued.py (test_row14_*)."""
+    assert gcp_prod.exports["tpuQueueStates"] == {"pretrain-v5p": "WAITING_FOR_RESOURCES"}
+
+
 def test_row15_efa_device_plugin_matches_the_chart(prod: Plan) -> None:
     """Row 15: v0.5.6 (SIGSEGV on some types) without the chart's host network."""
     (ds,) = [r.inputs for r in prod.by_type("kubernetes:apps/v1:DaemonSet") if "efa" in r.name]

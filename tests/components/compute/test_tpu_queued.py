@@ -86,7 +86,8 @@ PROPS = {"project": "proj", "zone": "us-central1-a", "queuedResourceId": "big",
 
 def test_create_posts_the_body_and_waits_for_the_operation() -> None:
     s = FakeSession(_Resp(200, {"name": "projects/proj/locations/us-central1-a/operations/op1", "done": False}),
-                    _Resp(200, {"name": "projects/proj/locations/us-central1-a/operations/op1", "done": True}))
+                    _Resp(200, {"name": "projects/proj/locations/us-central1-a/operations/op1", "done": True,
+                                "response": {"state": {"state": "ACCEPTED"}}}))
     result = provider(s).create(dict(PROPS))
     method, url, kw = s.calls[0]
     assert (method, url, kw["params"]) == ("POST", QR_URL, {"queuedResourceId": "big"})
@@ -116,7 +117,37 @@ def test_delete_forces_so_an_active_queued_resource_goes() -> None:
 
 def test_read_of_a_deleted_queued_resource_drops_it() -> None:
     assert provider(FakeSession(_Resp(404))).read("x", dict(PROPS)).id is None
-    assert provider(FakeSession(_Resp(200, {"name": "x"}))).read("x", dict(PROPS)).outs == PROPS
+    assert provider(FakeSession(_Resp(200, {"name": "x"}))).read("x", dict(PROPS)).outs == {**PROPS, "state": ""}
+
+
+def test_row14_create_returns_once_queued_and_surfaces_the_state() -> None:
+    """Row 14: a queued resource is accepted and then waits in the queue; `pulumi up` must not wait with it.
+    Create returns when its operation is done, with the queued resource's state as the `state` output
+    (WAITING_FOR_RESOURCES), and never polls the queued resource for ACTIVE. Fails on the code before: create
+    returned the inputs as outputs, with no state."""
+    op = "projects/proj/locations/us-central1-a/operations/op1"
+    waiting = {"name": "projects/proj/locations/us-central1-a/queuedResources/big",
+               "state": {"state": "WAITING_FOR_RESOURCES", "stateInitiator": "USER"}}
+    s = FakeSession(_Resp(200, {"name": op, "done": False}),
+                    _Resp(200, {"name": op, "done": True, "response": waiting}))
+    result = provider(s).create(dict(PROPS))
+    assert result.outs["state"] == "WAITING_FOR_RESOURCES"
+    assert len(s.calls) == 2 and all("queuedResources/big" not in url for _m, url, _k in s.calls)
+    assert "state" not in s.calls[0][2]["json"]  # an output: never sent
+    # An operation without the resource in its response: one GET of the queued resource, no polling.
+    s = FakeSession(_Resp(200, {"name": op, "done": True}), _Resp(200, waiting))
+    assert provider(s).create(dict(PROPS)).outs["state"] == "WAITING_FOR_RESOURCES" and len(s.calls) == 2
+    # Refresh reads the state the queue has reached.
+    active = {**waiting, "state": {"state": "ACTIVE"}}
+    assert provider(FakeSession(_Resp(200, active))).read(waiting["name"], dict(PROPS)).outs["state"] == "ACTIVE"
+
+
+def test_row14_a_queued_resource_failed_at_creation_fails_the_deploy() -> None:
+    """FAILED right after creation is the request (no time bound to expire), so the deploy says so."""
+    failed = {"state": {"state": "FAILED", "failedData": {"error": {"message": "topology not offered"}}}}
+    s = FakeSession(_Resp(200, {"name": "op", "done": True, "response": failed}))
+    with pytest.raises(QueuedResourceError, match=r"FAILED.*topology not offered"):
+        provider(s).create(dict(PROPS))
 
 
 def test_any_change_replaces_deleting_first() -> None:

@@ -48,7 +48,10 @@ def test_private_cluster_with_workload_identity_and_csi_drivers(gcp_prod: Plan) 
 def test_tpu_pool_is_one_multi_host_slice_in_the_zone(gcp_prod: Plan) -> None:
     pool = one(gcp_prod, "gcp:container/nodePool:NodePool", "-v5e-16").inputs
     assert pool["nodeConfig"]["machineType"] == "ct5lp-hightpu-4t"
-    assert pool["nodeCount"] == 4
+    # One slice of 4 hosts at most, created empty (row 14): the cluster autoscaler adds all 4 at once.
+    assert "nodeCount" not in pool
+    assert pool["autoscaling"] == {"minNodeCount": 0, "maxNodeCount": 4}
+    assert pool["initialNodeCount"] == 0
     assert pool["placementPolicy"] == {"type": "COMPACT", "tpuTopology": "4x4"}
     assert pool["nodeLocations"] == ["us-central1-a"]
     assert pool["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
