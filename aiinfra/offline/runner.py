@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import os
 import runpy
 import sys
+import threading
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -191,6 +193,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             captured = _plain(inputs)
             response = resource_pb2.RegisterResourceResponse(urn=urn)
         else:
+            _freeze_imported_once()
             self._thread_loop()
             inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
             # Outside a preview the stock monitor reads unknowns as absent: read them its way there.
@@ -245,6 +248,25 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             if result is not None:
                 props = dict(result.props)
         return props
+
+
+_FROZEN = threading.Event()
+
+
+def _freeze_imported_once() -> None:
+    """Move what the process holds when its first program registers its first resource out of
+    the garbage collector's reach (`gc.freeze`), once per process.
+
+    By then the program has imported what it needs: the provider SDKs are about 300,000 tracked
+    objects (pulumi_aws alone most of them) that live as long as the process. A plan allocates
+    enough Outputs, futures and dicts to set off a full collection every plan or two (prod: one
+    per plan), and each walked all of them again: about 150-250 ms, as much CPU as the rest of a
+    prod plan. Frozen, a full collection walks only what plans made. Garbage the process held at
+    that moment is never collected (import leftovers and the first resources' cycles, kilobytes).
+    """
+    if not _FROZEN.is_set():
+        _FROZEN.set()
+        gc.freeze()
 
 
 def _mock_inputs(wire: dict[str, Any], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
