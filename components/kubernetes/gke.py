@@ -215,7 +215,9 @@ class GkeCluster(pulumi.ComponentResource):
                 node_locations=[spec.zone],
                 placement_policy={"type": "COMPACT"} if args.compact_placement else None,
                 node_config={**gpu_node_config(pool, nodes_sa.email), "resource_labels": labels},
-                opts=child,
+                # Created with desiredSize nodes (minSize unless set: 0 waits for no GPU); the cluster autoscaler
+                # owns the size after that, and initialNodeCount forces a new pool if it drifts (SDK docs).
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["initialNodeCount"]),
             )
         for tpu in spec.tpu_pools:
             # A slice is all-or-nothing: created empty, scaled by the cluster autoscaler between 0 and
