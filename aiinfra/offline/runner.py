@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from google.protobuf import struct_pb2
 from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
 from pulumi.runtime import mocks as pulumi_mocks
@@ -292,11 +293,21 @@ def _wire_roundtrip(values: dict[str, Any]) -> dict[str, Any]:
 def _serialize(values: dict[str, Any]) -> Any:
     """`rpc.serialize_properties(values)`, run to completion without an event loop when it can.
 
-    Plain values (what the mocks and transforms hand back) never make the serializer wait, so
-    its coroutine finishes on the first step; `_sync_await` would instead run an event loop
+    Plain JSON values (nearly all of what the mocks and transforms hand back) go straight into
+    the Struct. Other plain values never make the serializer wait, so its coroutine finishes
+    on the first step; `_sync_await` would instead run an event loop
     iteration on the monitor's thread for every resource (and give up the GIL to poll it).
     When it does wait (an Output in the values), it is run again on the loop.
     """
+    if all(_is_json(v) for v in values.values()):
+        # JSON values serialize to themselves (the SDK's serializer rebuilds each dict and list
+        # as it was, through one coroutine per value): straight into the Struct, with the
+        # serializer's one rule for them, that a top-level None is left out.
+        struct = struct_pb2.Struct()
+        for key, value in values.items():
+            if value is not None:
+                struct[key] = value
+        return struct
     coro = rpc.serialize_properties(values, {})
     try:
         coro.send(None)
@@ -304,6 +315,22 @@ def _serialize(values: dict[str, Any]) -> Any:
         return done.value
     coro.close()
     return _sync_await(rpc.serialize_properties(values, {}))
+
+
+_JSON_SCALARS = (str, bool, int, float, type(None))
+
+
+def _is_json(value: Any) -> bool:
+    """Whether a value is plain JSON: dicts with str keys, lists, str, bool, int, float, None,
+    by exact type (no str enums, tuples, Unknowns, resources, assets or Outputs)."""
+    kind = type(value)
+    if kind in _JSON_SCALARS:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _is_json(v) for k, v in value.items())
+    if kind is list:
+        return all(_is_json(v) for v in value)
+    return False
 
 
 class _OfflineCallbacks(_CallbackServicer):
