@@ -1,0 +1,144 @@
+"""The offline runner's shortcuts past SDK work (bench/plan_scale.py) give what the SDK's own path gives."""
+
+from __future__ import annotations
+
+import enum
+import gc
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pulumi
+import pytest
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+from pulumi.runtime._callbacks import _CallbackServicer
+from pulumi.runtime.sync_await import _sync_await
+
+from aiinfra.offline import StackConfig, run_plan
+from aiinfra.offline.mocks import PlanMocks
+from aiinfra.offline.runner import _is_json, _serialize
+
+
+class _Colour(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize("values", [
+    {"a": "x", "n": 1, "f": 1.5, "b": True, "none": None, "empty": {}, "list": [],
+     "nested": {"k": [1, None, {"deep": False, "gone": None}], "s": "t"}},
+    {"unknown": Unknown(), "plain": "x"},
+    {"enum": _Colour.RED, "tuple": ("a", 1)},
+])
+def test_serialize_gives_the_sdks_struct(values: dict[str, Any]) -> None:
+    ours = _serialize(values)
+    sdk = _sync_await(rpc.serialize_properties(values, {}))
+    assert ours == sdk
+    assert list(ours.keys()) == list(sdk.keys())  # same fields in the same order, top-level None left out
+
+
+def test_only_exact_json_types_take_the_direct_path() -> None:
+    assert _is_json({"a": [1, 2.0, True, None, {"b": "c"}]})
+    assert not _is_json({"a": _Colour.RED})
+    assert not _is_json(["a", ("b",)])
+    assert not _is_json({1: "int key"})
+    assert not _is_json(Unknown())
+
+
+def _project(tmp_path: Path, program: str) -> StackConfig:
+    (tmp_path / "Pulumi.yaml").write_text("name: tiny\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(textwrap.dedent(program))
+    return StackConfig(project="tiny", stack="s1", project_dir=tmp_path, main=tmp_path / "__main__.py", values={})
+
+
+class _Recording(PlanMocks):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[str, dict[str, Any]] = {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.seen[args.name] = dict(args.inputs)
+        return super().new_resource(args)
+
+
+def test_transformed_keys_reach_the_mocks_as_the_wire_carries_them(tmp_path: Path) -> None:
+    cfg = _project(tmp_path, """
+        import pulumi
+        def add(args):
+            props = {k: v for k, v in args.props.items() if k != "dropped"}
+            return pulumi.ResourceTransformResult(props={**props, "count": 3, "meta": {"n": None, "k": "v"}},
+                                                  opts=args.opts)
+        pulumi.runtime.register_resource_transform(add)
+        pulumi.CustomResource("bench:index:Thing", "t", {"kept": "x", "dropped": "y"})
+    """)
+    mocks = _Recording()
+    plan = run_plan(cfg, mocks=mocks)
+    seen = mocks.seen["t"]
+    assert seen == {"kept": "x", "count": 3.0, "meta": {"k": "v"}}  # numbers as floats, None dropped
+    assert type(seen["count"]) is float
+    thing = next(r for r in plan.resources if r.name == "t")
+    assert thing.inputs == {"kept": "x", "count": 3, "meta": {"n": None, "k": "v"}}  # what the transform asked
+
+
+def test_outputs_carry_values_dependencies_and_secrets_between_resources(tmp_path: Path) -> None:
+    cfg = _project(tmp_path, """
+        import pulumi
+        a = pulumi.CustomResource("bench:index:A", "a", {"name": "alpha", "token": pulumi.Output.secret("s3cr3t"),
+                                                        "later": None})
+        b = pulumi.CustomResource("bench:index:B", "b", {
+            "from_a": a.name.apply(lambda n: n + "-b"),
+            "secret_from_a": a.token,
+            "unknown_in_preview": a.later.apply(lambda v: "ran"),
+        })
+        pulumi.export("name", a.name)
+    """)
+    plan = run_plan(cfg)
+    a = next(r for r in plan.resources if r.name == "a")
+    b = next(r for r in plan.resources if r.name == "b")
+    assert b.inputs["from_a"] == "alpha-b"
+    assert b.inputs["secret_from_a"] == "[secret]"
+    assert b.inputs["unknown_in_preview"] != "ran"  # a None output is unknown in a preview: the apply waits
+    assert a.urn in b.dependencies
+    assert plan.exports["name"] == "alpha"
+
+
+def test_a_failed_registration_fails_the_outputs_that_wait_on_it(tmp_path: Path) -> None:
+    cfg = _project(tmp_path, """
+        import pulumi
+        a = pulumi.CustomResource("bench:index:Broken", "a", {"x": "y"})
+        pulumi.CustomResource("bench:index:B", "b", {"x": a.x})
+    """)
+
+    class Failing(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            if args.typ == "bench:index:Broken":
+                raise RuntimeError("provider said no")
+            return super().new_resource(args)
+
+    with pytest.raises(Exception, match="provider said no"):
+        run_plan(cfg, mocks=Failing())
+
+
+def test_transforms_need_no_callback_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_server(*_: Any, **__: Any) -> None:
+        raise AssertionError("the offline plan started a gRPC server")
+
+    monkeypatch.setattr(grpc.aio, "server", no_server)
+    cfg = _project(tmp_path, """
+        import pulumi
+        pulumi.runtime.register_resource_transform(
+            lambda args: pulumi.ResourceTransformResult(props={**args.props, "tagged": True}, opts=args.opts))
+        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
+    """)
+    thing = next(r for r in run_plan(cfg).resources if r.name == "t")
+    assert thing.inputs["tagged"] is True
+    assert not _CallbackServicer._servicers  # the registry is gone with the plan
+
+
+def test_the_imported_sdks_are_frozen_once_a_program_registers_a_resource(tmp_path: Path) -> None:
+    run_plan(_project(tmp_path, """
+        import pulumi
+        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
+    """))
+    assert gc.get_freeze_count() > 0
