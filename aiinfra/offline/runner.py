@@ -439,6 +439,7 @@ def _direct_outputs() -> Iterator[None]:
 
 
 _UNWRAPPED: dict[int, tuple[type, type]] = {}
+_UNWRAPPED_MAX = 20_000  # the six stacks' plans use about 1,700 annotation objects
 _sdk_unwrap_type = sdk_types.unwrap_type
 
 
@@ -455,6 +456,8 @@ def _unwrap_type(val: type) -> type:
     if hit is not None and hit[0] is val:
         return hit[1]
     unwrapped = _sdk_unwrap_type(val)
+    if len(_UNWRAPPED) >= _UNWRAPPED_MAX:
+        _UNWRAPPED.clear()  # a few annotations are built afresh per plan: keep a long process bounded
     _UNWRAPPED[id(val)] = (val, unwrapped)  # keeps val alive, so its id is not reused
     return unwrapped
 
