@@ -190,6 +190,10 @@ def test_output_bytes_are_predicted_from_symbolic_axes(tmp_path: Path) -> None:
     # The bound is cached per (outputs, binary outputs, input shapes): another batch size is another entry.
     req.inputs = {"x": np.zeros((9, 64), np.float32)}
     assert protocol.predict_response_bytes(model, req) == 9 * 10 * 4 + 128
+    for rows in range(1, protocol.RESPONSE_BOUND_CACHE + 100):  # many shapes: the cache stays bounded
+        req.inputs = {"x": np.empty((rows, 64), np.float32)}
+        assert protocol.predict_response_bytes(model, req) == rows * 10 * 4 + 128
+    assert 0 < len(model.response_bounds) <= protocol.RESPONSE_BOUND_CACHE
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -83,6 +84,8 @@ class Model:
         self.inputs_by_name = {t.name: t for t in self.inputs}  # looked up per request: built once
         self.outputs_by_name = {t.name: t for t in self.outputs}
         self.output_names = tuple(t.name for t in self.outputs)
+        # protocol.predict_response_bytes: (outputs, binary outputs, input shapes) -> predicted bytes or None.
+        self.response_bounds: dict[tuple[Any, ...], int | None] = {}
         # Requests can be merged only when the sole input has a dynamic batch dimension.
         self.batchable = len(self.inputs) == 1 and bool(self.inputs[0].shape) and self.inputs[0].shape[0] == -1
         self.cost: tuple[float, float] | None = None  # (seconds at 1 dynamic element, seconds per extra one)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +26,7 @@ FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 # response cap uses these worst cases so it can refuse a request before the model runs.
 JSON_BYTES_PER_ELEMENT = {"FP16": 16, "FP32": 16, "FP64": 25, "BOOL": 6}
 JSON_BYTES_INT = 21
+RESPONSE_BOUND_CACHE = 1024  # entries of Model.response_bounds before it starts over
 
 
 class ProtocolError(Exception):
@@ -278,10 +278,22 @@ def predict_response_bytes(model: Model, req: InferRequest) -> int | None:
     """
     shapes = tuple(req.inputs[spec.name].shape for spec in model.inputs)
     binary = frozenset(req.binary_outputs) if req.binary_outputs else frozenset()
-    return _predict_response_bytes(model, tuple(req.outputs), binary, shapes)
+    # The bound depends only on these; clients send few distinct shapes, so it is kept per model (bounded).
+    key = (tuple(req.outputs), binary, shapes)
+    # Codec threads parse large bodies concurrently: each step is one dict operation, and a hit is one lookup
+    # (no check-then-read that another thread's clear() could fall between).
+    cache = model.response_bounds
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    bound = _predict_response_bytes(model, *key)
+    if len(cache) >= RESPONSE_BOUND_CACHE:
+        cache.clear()
+    cache[key] = bound
+    return bound
 
 
-@lru_cache(maxsize=1024)  # a client sends few distinct shapes; the bound depends only on these arguments
 def _predict_response_bytes(
     model: Model, outputs: tuple[str, ...], binary_outputs: frozenset[str], shapes: tuple[tuple[int, ...], ...]
 ) -> int | None:
