@@ -510,6 +510,12 @@ class TpuPurchase(StrEnum):
     """Legacy preemptible TPUs (v4 and older); newer generations sell spot."""
 
 
+def queued_by_default(slices: int, purchase: TpuPurchase) -> bool:
+    """Multislice needs a queued resource; a spot slice goes through one too, whose create returns once the
+    request is queued (with the `spot` tier), so `pulumi up` never waits for spot capacity (review row 14)."""
+    return slices > 1 or purchase is TpuPurchase.SPOT
+
+
 class DiskMode(StrEnum):
     READ_WRITE = "READ_WRITE"
     READ_ONLY = "READ_ONLY"
@@ -539,15 +545,16 @@ class TpuPodSpec:
     slices: int = setting("slices", 1, lo=1, hi=64, doc="more than 1 is multislice (queued resource)")
     purchase: TpuPurchase = setting("purchase", TpuPurchase.ON_DEMAND,
                                     doc="spot where sold, preemptible v4 only; single slice only")
-    queued: bool = setting("queued", derived="`slices > 1`", doc="provision through a queued resource (always for "
-                                                                 "multislice)")
+    queued: bool = setting("queued", derived="`slices > 1` or purchase `spot`",
+                           doc="provision through a queued resource (always for multislice; spot by default, so "
+                               "`pulumi up` does not wait for spot capacity)")
     reserved: bool = setting("reserved", False, doc="consume the project's TPU reservation")
     data_disks: tuple[TpuDataDiskSpec, ...] = setting("dataDisks", (), doc="single-slice TPU VMs only")
 
     def __post_init__(self) -> None:
         # The derived defaults, resolved here only: the parser passes what the user wrote.
         if self.queued is None:
-            object.__setattr__(self, "queued", self.slices > 1)
+            object.__setattr__(self, "queued", queued_by_default(self.slices, self.purchase))
         if self.generation and self.runtime_version is not None and all(d.type and d.mode for d in self.data_disks):
             return
         try:
@@ -602,7 +609,7 @@ def _parse_tpu_pod(r: Reader, obj: Mapping[str, Any], path: str, region: str) ->
 
     slices = get(r, TpuPodSpec, "slices", obj, path)
     purchase = get(r, TpuPodSpec, "purchase", obj, path)
-    queued = get(r, TpuPodSpec, "queued", obj, path, default=slices > 1)
+    queued = get(r, TpuPodSpec, "queued", obj, path, default=queued_by_default(slices, purchase))
     reserved = get(r, TpuPodSpec, "reserved", obj, path)
     if slices > 1 and not queued:
         r.add(f"{path}.queued", f"false, but slices {slices} is multislice, which GCP provisions only through a "
@@ -613,12 +620,15 @@ def _parse_tpu_pod(r: Reader, obj: Mapping[str, Any], path: str, region: str) ->
         alt = "'spot'" if gen.spot else "'on-demand'"
         r.add(f"{path}.purchase", f"'preemptible' is the legacy model and TPU {gen.name} does not take it; "
                                   f"use purchase {alt}", "preemptible")
-    if purchase is not TpuPurchase.ON_DEMAND and (queued or slices > 1):
-        # The pulumi-gcp V2QueuedResource has no spot/preemptible/guaranteed field (node spec: type,
-        # runtime, network only), so a queued spot request cannot be expressed; refuse, not downgrade.
-        r.add(f"{path}.purchase", f"{purchase.value!r} cannot be combined with a queued resource (queued or "
-                                  "slices > 1): the Pulumi GCP provider cannot request spot capacity through one; "
-                                  "use one slice with queued: false, or purchase 'on-demand'", purchase.value)
+    if purchase is TpuPurchase.SPOT and slices > 1:
+        r.add(f"{path}.purchase", f"'spot' is for one slice; slices {slices} is multislice, which this program "
+                                  "requests on-demand only; use slices: 1 or purchase 'on-demand'", "spot")
+    if purchase is TpuPurchase.PREEMPTIBLE and (queued or slices > 1):
+        # A queued resource's tiers are `spot` and `guaranteed` (TPU v2 QueuedResource); the legacy
+        # preemptible model is a TPU VM's schedulingConfig only: refuse, not downgrade.
+        r.add(f"{path}.purchase", "'preemptible' cannot be combined with a queued resource (queued or slices > 1): "
+                                  "its tiers are spot and guaranteed; use one slice with queued: false, or purchase "
+                                  "'spot'", "preemptible")
     if reserved and purchase is not TpuPurchase.ON_DEMAND:
         r.add(f"{path}.reserved", f"true contradicts purchase {purchase.value!r}; reserved capacity is on-demand",
               True)
@@ -643,8 +653,9 @@ def _parse_tpu_pod(r: Reader, obj: Mapping[str, Any], path: str, region: str) ->
         disks.append(TpuDataDiskSpec(size_gib=get(r, TpuDataDiskSpec, "size_gib", d_obj, d_path), type=dtype,
                                      mode=mode))
     if disks and queued:
-        r.add(f"{path}.dataDisks", "cannot be attached through a queued resource (its node spec has no data "
-                                   "disks); use queued: false with one slice, or shared storage (Filestore, GCS)")
+        r.add(f"{path}.dataDisks", "cannot be attached through a queued resource (queued, the default for "
+                                   "slices > 1 and spot); use queued: false with one slice (a TPU VM, whose create "
+                                   "waits for capacity), or shared storage (Filestore, GCS)")
 
     return TpuPodSpec(
         name=name or f"tpu{path}", accelerator_type=atype, generation=gen.name if gen else "", zone=zone,

@@ -1,7 +1,8 @@
 """A TPU pod: one slice as a TPU VM (`gcp.tpu.V2Vm`), or a queued resource (the TPU REST API through
 `components.compute.tpu_queued`, which the provider's `V2QueuedResource` cannot do) for queued
-provisioning and multislice (N identical slices that train as one job). Private network,
-no external IPs, a least-privilege service account, optional data disks.
+provisioning, spot slices (the `spot` tier, so `pulumi up` does not wait for capacity) and multislice
+(N identical slices that train as one job). Private network, no external IPs, a least-privilege service
+account, optional data disks (TPU VM only).
 """
 
 from __future__ import annotations
@@ -64,10 +65,11 @@ class TpuPod(pulumi.ComponentResource):
     slice: TpuSlice
     """Chips, hosts and topology of one slice (pure, from the catalog)."""
     service_account_email: pulumi.Output[str] | None
-    """The VMs' account (None for queued resources, which the provider cannot give one)."""
+    """The nodes' account (None for an on-demand queued resource, whose nodes run as the default account)."""
     queue_state: pulumi.Output[str] | None = None
     """A queued resource's state when created or last refreshed (WAITING_FOR_RESOURCES until the queue serves
-    it, then ACTIVE); None for a directly created TPU VM. `pulumi up` does not wait for ACTIVE (row 14)."""
+    it, then ACTIVE); None for a directly created TPU VM. `pulumi up` does not wait for ACTIVE (row 14); a spot
+    slice is queued by default (`queued_by_default`)."""
 
     def __init__(self, name: str, args: TpuPodArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("ai-infra:index:TpuPod", name, None, opts)
@@ -77,18 +79,16 @@ class TpuPod(pulumi.ComponentResource):
         network: dict[str, Any] = {"network": args.network_id, "subnetwork": args.subnet_id,
                                    "enable_external_ips": False, "can_ip_forward": False}
 
-        if pod.queued:
-            # The provider's queued-resource node spec has no service account, data disks, labels or
-            # spot field (pulumi-gcp 10.x): the spec refuses spot and disks with it; the nodes run as
-            # the project's Compute Engine default account (rules.gcp.queued_tpu_service_account), which
-            # gets objectUser on the bucket here so the project can strip it of Editor.
+        metadata = {"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"}
+        if pod.queued and pod.purchase is not TpuPurchase.SPOT:
+            # An on-demand queued resource (gcp-prod's multislice) keeps what it was created with: its
+            # nodes run as the project's Compute Engine default account (rules.gcp.queued_tpu_service_account),
+            # which gets objectUser on the bucket here so the project can strip it of Editor. Giving it the
+            # dedicated account would replace a deployed queued resource (every field is immutable).
             self.service_account_email = None
-            # Through the TPU REST API (components/compute/tpu_queued.py): one node spec with
-            # multisliceParams for N slices, deleted with force=true on destroy or replacement.
             qr = QueuedResource(f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
                                 body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id),
                                 opts=child)
-            # The slices read datasets and write checkpoints as the default account: give it the bucket.
             number = gcp.organizations.get_project_output(project_id=args.project,
                                                           opts=pulumi.InvokeOutputOptions(parent=self)).number
             gcp.storage.BucketIAMMember(f"{name}-default-sa-bucket", bucket=args.bucket_name,
@@ -97,14 +97,32 @@ class TpuPod(pulumi.ComponentResource):
             ids = node_ids(pod)
             self.node_names = qr.id.apply(lambda _: ids)
             self.queue_state = qr.state
+            self.register_outputs({"node_names": self.node_names})
+            return
+
+        # A TPU VM, or a spot slice queued with the `spot` tier: the same least-privilege account either way.
+        sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(pod.name, name),
+                                        display_name=f"TPU {pod.name}", opts=child)
+        for role in _PROJECT_ROLES:
+            gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=args.project, role=role,
+                                   member=sa.member, opts=child)
+        gcp.storage.BucketIAMMember(f"{name}-bucket", bucket=args.bucket_name, role="roles/storage.objectUser",
+                                    member=sa.member, opts=child)
+        self.service_account_email = sa.email
+        if pod.queued:
+            # Spot through a queued resource (REST API, components/compute/tpu_queued.py): create returns once
+            # the request is queued, so `pulumi up` does not wait for (or fail on) spot capacity the way a
+            # TPU VM's create does (review row 14); the queue provisions the node when capacity frees up.
+            qr = QueuedResource(
+                f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
+                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
+                                          service_account={"email": sa.email, "scope": list(SCOPES)},
+                                          metadata=metadata),
+                opts=child)
+            ids = node_ids(pod)
+            self.node_names = qr.id.apply(lambda _: ids)
+            self.queue_state = qr.state
         else:
-            sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(pod.name, name),
-                                            display_name=f"TPU {pod.name}", opts=child)
-            for role in _PROJECT_ROLES:
-                gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=args.project, role=role,
-                                       member=sa.member, opts=child)
-            gcp.storage.BucketIAMMember(f"{name}-bucket", bucket=args.bucket_name, role="roles/storage.objectUser",
-                                        member=sa.member, opts=child)
             disks: list[dict[str, Any]] = []
             for i, d in enumerate(pod.data_disks):
                 disk = gcp.compute.Disk(f"{name}-data-{i}", zone=pod.zone, size=d.size_gib, type=d.type,
@@ -119,11 +137,10 @@ class TpuPod(pulumi.ComponentResource):
                 service_account={"email": sa.email, "scopes": list(SCOPES)},
                 scheduling_config=scheduling_config(pod),
                 data_disks=disks or None,
-                metadata={"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"},
+                metadata=metadata,
                 description=f"{pod.accelerator_type}: {self.slice.chips} chips on {self.slice.hosts} hosts",
             )
             vm = gcp.tpu.V2Vm(f"{name}-vm", opts=child, **vm_args)
-            self.service_account_email = sa.email
             self.node_names = vm.name.apply(lambda n: [n])
 
         self.register_outputs({"node_names": self.node_names})

@@ -12,7 +12,12 @@ read 2026-11-30): `QueuedResource.tpu.nodeSpec[].nodeId` "is only specified when
 node. In case of multislice requests, multislice_params must be populated instead";
 `MultisliceParams{nodeCount, nodeIdPrefix}`; the slices are named `<nodeIdPrefix>-<i>` (as gcloud's
 `--node-count/--node-prefix` create them). `queuedResources.delete?force=true` deletes the
-queued resource and its nodes in any state.
+queued resource and its nodes in any state. The request's tier is the union field `tier`: `spot`
+(`Spot`, an empty object: `"spot": {}`) or `guaranteed`; no tier is on-demand. Google's sample
+`tpu/queued_resources_create_spot.py` (GoogleCloudPlatform/python-docs-samples, read 2026-11-30) sets
+`resource.spot = QueuedResource.Spot()`; the discovery document (aiinfra/apicheck/data/tpu.v2.json)
+has `QueuedResource.spot` -> `Spot {}`. `nodeSpec[].node` is a full `Node`, so it carries a service
+account (`serviceAccount{email, scope[]}`) and `metadata` as a TPU VM does.
 
 Why a dynamic provider and not pulumi-command with gcloud: the deploy runs the program's own
 Python environment, which already has google-auth and requests (`aiinfra preflight` uses them), so
@@ -36,13 +41,13 @@ from typing import Any, Protocol
 import pulumi
 import pulumi.dynamic
 
-from components.compute.config import TpuPodSpec
+from components.compute.config import TpuPodSpec, TpuPurchase
 
 API = "https://tpu.googleapis.com/v2"
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 TOKEN = "pulumi-python:dynamic/tpu:QueuedResource"
 """The type token the engine, pricer and API check see."""
-IMMUTABLE = ("project", "zone", "queuedResourceId", "tpu")
+IMMUTABLE = ("project", "zone", "queuedResourceId", "tpu", "spot")
 """Inputs whose change replaces the queued resource (the API has no update method)."""
 OUTPUTS = ("state",)
 """Outputs the API fills in (never sent): `state`, the queued resource's `state.state`."""
@@ -83,18 +88,23 @@ class QueuedResourceError(RuntimeError):
     """The TPU API refused or failed a queued-resource call (message carries the API's)."""
 
 
-def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any) -> dict[str, Any]:
-    """The REST `NodeSpec`: one spec; `nodeId` for one slice, `multisliceParams` for several."""
-    spec: dict[str, Any] = {
-        "parent": f"projects/{project}/locations/{pod.zone}",
-        "node": {
-            "acceleratorType": pod.accelerator_type,
-            "runtimeVersion": pod.runtime_version,
-            "networkConfig": {"network": network, "subnetwork": subnetwork,
-                              "enableExternalIps": False, "canIpForward": False},
-            "description": f"{pod.name}: {pod.slices} x {pod.accelerator_type}",
-        },
+def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
+              service_account: dict[str, Any] | None = None, metadata: dict[str, str] | None = None
+              ) -> dict[str, Any]:
+    """The REST `NodeSpec`: one spec; `nodeId` for one slice, `multisliceParams` for several. A node given no
+    `service_account` ({email, scope}) runs as the project's Compute Engine default account."""
+    node: dict[str, Any] = {
+        "acceleratorType": pod.accelerator_type,
+        "runtimeVersion": pod.runtime_version,
+        "networkConfig": {"network": network, "subnetwork": subnetwork,
+                          "enableExternalIps": False, "canIpForward": False},
+        "description": f"{pod.name}: {pod.slices} x {pod.accelerator_type}",
     }
+    if service_account is not None:
+        node["serviceAccount"] = service_account
+    if metadata:
+        node["metadata"] = metadata
+    spec: dict[str, Any] = {"parent": f"projects/{project}/locations/{pod.zone}", "node": node}
     if pod.slices > 1:
         spec["multisliceParams"] = {"nodeCount": pod.slices, "nodeIdPrefix": pod.name}
     else:
@@ -102,9 +112,15 @@ def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any) -> d
     return spec
 
 
-def queued_resource_body(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any) -> dict[str, Any]:
-    """The `queuedResources.create` request body."""
-    return {"tpu": {"nodeSpec": [node_spec(pod, project, network, subnetwork)]}}
+def queued_resource_body(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
+                         service_account: dict[str, Any] | None = None,
+                         metadata: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `queuedResources.create` request body; a spot pod asks for the `spot` tier (no tier: on-demand)."""
+    body: dict[str, Any] = {"tpu": {"nodeSpec": [node_spec(pod, project, network, subnetwork, service_account,
+                                                           metadata)]}}
+    if pod.purchase is TpuPurchase.SPOT:
+        body["spot"] = {}
+    return body
 
 
 def _default_session() -> Session:

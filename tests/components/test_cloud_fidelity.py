@@ -224,6 +224,29 @@ def test_row14_queued_tpus_are_accepted_not_awaited(gcp_prod: Plan) -> None:
     assert gcp_prod.exports["tpuQueueStates"] == {"pretrain-v5p": "WAITING_FOR_RESOURCES"}
 
 
+def test_row14_gcp_dev_spot_tpu_is_queued_with_the_spot_tier_not_awaited(gcp_dev: Plan) -> None:
+    """Row 14, GCP: gcp-dev's spot v5litepod-8 was a `gcp.tpu.V2Vm`, whose create waits for READY and fails on a
+    spot stockout. It is now a queued resource with the `spot` tier (TPU v2 `QueuedResource.spot`): create
+    returns once queued and the state is the `state` output; the node keeps the VM's own service account (with
+    its bucket access), network, runtime and metadata."""
+    assert not gcp_dev.by_type("gcp:tpu/v2Vm:V2Vm")
+    (qr,) = gcp_dev.by_type("pulumi-python:dynamic/tpu:QueuedResource")
+    assert qr.inputs["spot"] == {} and "guaranteed" not in qr.inputs
+    assert gcp_dev.exports["tpuQueueStates"] == {"dev-v5e": "WAITING_FOR_RESOURCES"}
+    assert gcp_dev.exports["tpuPods"] == {"dev-v5e": ["dev-v5e"]}
+    (spec,) = qr.inputs["tpu"]["nodeSpec"]
+    node = spec["node"]
+    assert spec["nodeId"] == "dev-v5e"
+    assert (node["acceleratorType"], node["runtimeVersion"]) == ("v5litepod-8", "v2-alpha-tpuv5-lite")
+    assert node["networkConfig"]["enableExternalIps"] is False
+    (sa,) = [r for r in gcp_dev.by_type("gcp:serviceaccount/account:Account") if "TPU" in r.inputs["displayName"]]
+    assert node["serviceAccount"] == {"email": sa.outputs["email"],
+                                      "scope": ["https://www.googleapis.com/auth/cloud-platform"]}
+    bucket_members = {r.inputs["member"] for r in gcp_dev.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
+    assert sa.outputs["member"] in bucket_members  # reads datasets and writes checkpoints as before
+    assert node["metadata"] == {"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"}
+
+
 def test_row15_efa_device_plugin_matches_the_chart(prod: Plan) -> None:
     """Row 15: v0.5.6 (SIGSEGV on some types) without the chart's host network."""
     (ds,) = [r.inputs for r in prod.by_type("kubernetes:apps/v1:DaemonSet") if "efa" in r.name]

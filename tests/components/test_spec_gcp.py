@@ -133,18 +133,26 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], list[str]]] = [
     ("preemptible on a new generation", with_tpu(purchase="preemptible"),
      ["tpuPods[0].purchase: 'preemptible' is the legacy model and TPU v5e does not take it; use purchase 'spot'"]),
     ("multislice spot", with_tpu(slices=2),
-     ["tpuPods[0].purchase: 'spot' cannot be combined with a queued resource (queued or slices > 1): the Pulumi GCP "
-      "provider cannot request spot capacity through one; use one slice with queued: false, or purchase "
-      "'on-demand'"]),
+     ["tpuPods[0].purchase: 'spot' is for one slice; slices 2 is multislice, which this program requests on-demand "
+      "only; use slices: 1 or purchase 'on-demand'"]),
+    ("data disks on a spot slice, queued by default", with_tpu(dataDisks=[{"sizeGib": 200}]),
+     ["tpuPods[0].dataDisks: cannot be attached through a queued resource (queued, the default for slices > 1 and "
+      "spot); use queued: false with one slice (a TPU VM, whose create waits for capacity), or shared storage "
+      "(Filestore, GCS)"]),
+    ("preemptible through a queued resource",
+     {**with_tpu(acceleratorType="v4-8", zone="us-central2-b", runtimeVersion="tpu-ubuntu2204-base",
+                 purchase="preemptible", queued=True), "gcp:region": "us-central2"},
+     ["tpuPods[0].purchase: 'preemptible' cannot be combined with a queued resource (queued or slices > 1): its "
+      "tiers are spot and guaranteed; use one slice with queued: false, or purchase 'spot'"]),
     ("multislice not queued", with_tpu(slices=2, purchase="on-demand", queued=False),
      ["tpuPods[0].queued: false, but slices 2 is multislice, which GCP provisions only through a queued resource; "
       "remove queued or set it to true"]),
     ("read-write disk on a multi-host slice",
-     with_tpu(acceleratorType="v5litepod-16", dataDisks=[{"sizeGib": 200, "mode": "READ_WRITE"}]),
+     with_tpu(acceleratorType="v5litepod-16", queued=False, dataDisks=[{"sizeGib": 200, "mode": "READ_WRITE"}]),
      ["tpuPods[0].dataDisks[0].mode: 'READ_WRITE' is not allowed on 'v5litepod-16' (4 hosts): a disk shared by "
       "every host of a slice must be 'READ_ONLY'"]),
     ("disk type the generation cannot attach",
-     with_tpu(acceleratorType="v6e-8", runtimeVersion="v2-alpha-tpuv6e", zone="us-central1-b",
+     with_tpu(acceleratorType="v6e-8", runtimeVersion="v2-alpha-tpuv6e", zone="us-central1-b", queued=False,
               dataDisks=[{"type": "pd-balanced"}]),
      ["tpuPods[0].dataDisks[0].type: 'pd-balanced' cannot attach to TPU v6e; expected one of hyperdisk-balanced, "
       "hyperdisk-ml"]),
@@ -233,8 +241,9 @@ def test_gcp_dev_stack_is_small_and_spot(plan_stack: Any) -> None:
     plan = plan_stack("gcp-dev")
     (tpl,) = plan.by_type("gcp:compute/instanceTemplate:InstanceTemplate")
     assert (tpl.inputs["machineType"], tpl.inputs["scheduling"]["provisioningModel"]) == ("g2-standard-8", "SPOT")
-    (vm,) = plan.by_type("gcp:tpu/v2Vm:V2Vm")
-    assert (vm.inputs["acceleratorType"], vm.inputs["schedulingConfig"]) == ("v5litepod-8", {"spot": True})
+    assert not plan.by_type("gcp:tpu/v2Vm:V2Vm")  # queued with the spot tier (review row 14)
+    (qr,) = plan.by_type("pulumi-python:dynamic/tpu:QueuedResource")
+    assert (qr.inputs["tpu"]["nodeSpec"][0]["node"]["acceleratorType"], qr.inputs["spot"]) == ("v5litepod-8", {})
     (fs,) = plan.by_type("gcp:filestore/instance:Instance")
     assert fs.inputs["tier"] == "BASIC_HDD" and not fs.protect
     assert not plan.by_type("gcp:compute/resourcePolicy:ResourcePolicy")

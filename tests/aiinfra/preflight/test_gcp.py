@@ -86,7 +86,9 @@ def test_needs_read_from_the_plan() -> None:
     assert (by_name["pretrain-v5p"].tpu_type, by_name["pretrain-v5p"].count) == ("v5p-128", 2)
     dev = {n.name: n for n in gcp_needs(run_plan(load_stack_config(ROOT, "gcp-dev"))).needs}
     assert (dev["dev-l4"].zones, dev["dev-l4"].count, dev["dev-l4"].spot) == ((), 2, True)
-    assert (dev["dev-v5e"].kind, dev["dev-v5e"].zones) == ("tpu vm", ("us-central1-a",))
+    # A spot slice is a queued resource with the spot tier (review row 14): spot TPU quota, as the VM was.
+    assert (dev["dev-v5e"].kind, dev["dev-v5e"].zones, dev["dev-v5e"].spot) == (
+        "queued resource", ("us-central1-a",), True)
 
 
 def test_gcp_prod_offerings_quotas_and_reservations(capsys: pytest.CaptureFixture[str],

@@ -35,7 +35,8 @@ def test_scheduling_config_per_purchase() -> None:
 
 
 def test_single_spot_slice_is_a_private_tpu_vm(plan_values: Callable[..., Plan], base_gcp: dict[str, Any]) -> None:
-    base_gcp["ai-infra:tpuPods"][0]["dataDisks"] = [{"sizeGib": 300}]
+    """`queued: false` keeps a spot slice a TPU VM (data disks; its create waits for capacity)."""
+    base_gcp["ai-infra:tpuPods"][0].update(dataDisks=[{"sizeGib": 300}], queued=False)
     plan = plan_values(base_gcp, base=False)
     (vm,) = plan.by_type("gcp:tpu/v2Vm:V2Vm")
     i = vm.inputs

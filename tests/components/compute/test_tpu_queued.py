@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aiinfra.apicheck import check_resource
+from aiinfra.catalog.prices import Market, hourly_price
 from aiinfra.costs import CostResource, Status, estimate_stack
 from aiinfra.offline import Plan
 from aiinfra.preflight.gcp import gcp_needs
@@ -19,7 +20,7 @@ from components.compute.tpu_queued import (
     QueuedResourceProvider,
     queued_resource_body,
 )
-from components.spec import TpuPodSpec
+from components.spec import TpuPodSpec, TpuPurchase
 
 PARENT = "projects/ai-infra-test-1234/locations/us-central1-a"
 QR_URL = "https://tpu.googleapis.com/v2/projects/proj/locations/us-central1-a/queuedResources"
@@ -47,6 +48,25 @@ def test_multislice_is_one_node_spec_with_multislice_params() -> None:
 def test_one_queued_slice_is_named_by_node_id() -> None:
     (spec,) = queued_resource_body(pod(), "proj", "net", "sub")["tpu"]["nodeSpec"]
     assert spec["nodeId"] == "big" and "multisliceParams" not in spec
+
+
+def test_spot_asks_for_the_spot_tier_and_on_demand_for_none() -> None:
+    """TPU v2 `QueuedResource`: the union field `tier` is `spot` (an empty `Spot`) or `guaranteed`; none is
+    on-demand (python-docs-samples tpu/queued_resources_create_spot.py: `resource.spot = QueuedResource.Spot()`)."""
+    spot = queued_resource_body(pod(accelerator_type="v5litepod-8", generation="v5litepod",
+                                    runtime_version="v2-alpha-tpuv5-lite", purchase=TpuPurchase.SPOT),
+                                "proj", "net", "sub")
+    assert spot["spot"] == {} and "guaranteed" not in spot
+    assert "spot" not in queued_resource_body(pod(slices=4), "proj", "net", "sub")
+
+
+def test_a_node_given_an_account_and_metadata_carries_them() -> None:
+    account = {"email": "t@proj.iam.gserviceaccount.com", "scope": ["https://www.googleapis.com/auth/cloud-platform"]}
+    (spec,) = queued_resource_body(pod(), "proj", "net", "sub", service_account=account,
+                                   metadata={"enable-oslogin": "TRUE"})["tpu"]["nodeSpec"]
+    assert spec["node"]["serviceAccount"] == account and spec["node"]["metadata"] == {"enable-oslogin": "TRUE"}
+    (bare,) = queued_resource_body(pod(), "proj", "net", "sub")["tpu"]["nodeSpec"]
+    assert "serviceAccount" not in bare["node"] and "metadata" not in bare["node"]  # the default account
 
 
 # -- the provider's REST calls ---------------------------------------------------------------------
@@ -181,6 +201,38 @@ def test_plan_prices_every_slice(multislice_plan: Plan) -> None:
     assert line.status is Status.PRICED, line.reason
     assert line.accelerators == 3 * 64
     assert line.monthly_usd == pytest.approx(730 * 3 * 64 * 4.20, rel=1e-4)
+
+
+@pytest.fixture
+def spot_plan(plan_values: Callable[..., Plan], base_gcp: dict[str, Any]) -> Plan:
+    """The base stack's single spot v5litepod-8: queued by default."""
+    return plan_values(base_gcp, base=False)
+
+
+def test_row14_a_spot_slice_is_queued_with_the_spot_tier(spot_plan: Plan) -> None:
+    (qr,) = spot_plan.by_type(TOKEN)
+    assert qr.inputs["spot"] == {}
+    assert not spot_plan.by_type("gcp:tpu/v2Vm:V2Vm")
+    assert spot_plan.exports["tpuQueueStates"] == {"t1": "WAITING_FOR_RESOURCES"}
+
+
+def test_a_spot_queued_slice_is_priced_spot_with_on_demand_as_the_worst_case(spot_plan: Plan) -> None:
+    (qr,) = spot_plan.by_type(TOKEN)
+    line = estimate_stack([CostResource(qr.urn, qr.type, qr.name, qr.inputs)], "us-central1").lines[0]
+    assert line.status is Status.PRICED, line.reason
+    assert line.spot and line.accelerators == 8 and line.on_demand_accelerators == 0
+    spot = hourly_price("v5litepod-8", "us-central1", Market.SPOT).hourly_usd
+    on_demand = hourly_price("v5litepod-8", "us-central1", Market.ON_DEMAND).hourly_usd
+    assert spot < on_demand
+    assert line.monthly_usd == pytest.approx(730 * spot, rel=1e-4)
+    assert line.worst_monthly_usd == pytest.approx(730 * on_demand, rel=1e-4)
+
+
+def test_a_spot_queued_slice_is_checked_against_the_tpu_api_and_preflights_spot_quota(spot_plan: Plan) -> None:
+    (qr,) = spot_plan.by_type(TOKEN)
+    assert check_resource(qr.type, qr.name, qr.inputs) == []
+    (need,) = [n for n in gcp_needs(spot_plan).needs if n.kind == "queued resource"]
+    assert (need.tpu_type, need.count, need.spot) == ("v5litepod-8", 1, True)
 
 
 def test_plan_is_checked_against_the_tpu_api(multislice_plan: Plan) -> None:
