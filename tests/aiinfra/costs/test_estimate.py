@@ -47,9 +47,10 @@ def test_mixed_group_splits_on_demand_base_and_spot_share() -> None:
     mip = {"instancesDistribution": {"onDemandBaseCapacity": 1, "onDemandPercentageAboveBaseCapacity": 25},
            "launchTemplate": {"overrides": [{"instanceType": "g6e.12xlarge"}, {"instanceType": "g6e.24xlarge"}]}}
     line = price(asg(mixedInstancesPolicy=mip, desiredCapacity=3, maxSize=5))["asg"]
-    # 3 = 1 base + ceil(2 x 25%) = 1 more on-demand, 1 spot.
+    # 3 = 1 base + ceil(2 x 25%) = 1 more on-demand, 1 spot (the spot price observed in us-east-1: the mean
+    # of its four zones in skypilot-catalog's vms.csv @00148f2).
     assert line.basis == ("2 x g6e.12xlarge on-demand x 730 h x $10.49 + "
-                          "1 x g6e.12xlarge spot x 730 h x $4.72")
+                          "1 x g6e.12xlarge spot x 730 h x $5.09")
     # Worst case: 5 = 1 + ceil(4 x 25%) = 2 on-demand, 3 spot, at the dearer alternative; spot priced
     # at on-demand (a spot price can rise to it, reclaimed capacity comes back on-demand).
     assert line.worst_monthly_usd == pytest.approx(730 * 5 * 15.06559)
