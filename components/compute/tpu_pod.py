@@ -7,7 +7,8 @@ account, optional data disks (TPU VM only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -57,6 +58,9 @@ class TpuPodArgs:
     subnet_id: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
     """The TPU VMs read and write checkpoints here."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """The stack's cost labels: a TPU VM gets them from the tag transform (components/tagging.py); a spot
+    queued slice's node spec carries them itself (the transform does not reach into the REST body)."""
 
 
 class TpuPod(pulumi.ComponentResource):
@@ -117,7 +121,7 @@ class TpuPod(pulumi.ComponentResource):
                 f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
                 body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
                                           service_account={"email": sa.email, "scope": list(SCOPES)},
-                                          metadata=metadata),
+                                          metadata=metadata, labels=dict(args.labels)),
                 opts=child)
             ids = node_ids(pod)
             self.node_names = qr.id.apply(lambda _: ids)

@@ -17,7 +17,7 @@ queued resource and its nodes in any state. The request's tier is the union fiel
 `tpu/queued_resources_create_spot.py` (GoogleCloudPlatform/python-docs-samples, read 2026-11-30) sets
 `resource.spot = QueuedResource.Spot()`; the discovery document (aiinfra/apicheck/data/tpu.v2.json)
 has `QueuedResource.spot` -> `Spot {}`. `nodeSpec[].node` is a full `Node`, so it carries a service
-account (`serviceAccount{email, scope[]}`) and `metadata` as a TPU VM does.
+account (`serviceAccount{email, scope[]}`), `metadata` and `labels` as a TPU VM does.
 
 Why a dynamic provider and not pulumi-command with gcloud: the deploy runs the program's own
 Python environment, which already has google-auth and requests (`aiinfra preflight` uses them), so
@@ -89,8 +89,8 @@ class QueuedResourceError(RuntimeError):
 
 
 def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
-              service_account: dict[str, Any] | None = None, metadata: dict[str, str] | None = None
-              ) -> dict[str, Any]:
+              service_account: dict[str, Any] | None = None, metadata: dict[str, str] | None = None,
+              labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The REST `NodeSpec`: one spec; `nodeId` for one slice, `multisliceParams` for several. A node given no
     `service_account` ({email, scope}) runs as the project's Compute Engine default account."""
     node: dict[str, Any] = {
@@ -104,6 +104,8 @@ def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
         node["serviceAccount"] = service_account
     if metadata:
         node["metadata"] = metadata
+    if labels:
+        node["labels"] = labels
     spec: dict[str, Any] = {"parent": f"projects/{project}/locations/{pod.zone}", "node": node}
     if pod.slices > 1:
         spec["multisliceParams"] = {"nodeCount": pod.slices, "nodeIdPrefix": pod.name}
@@ -114,10 +116,11 @@ def node_spec(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
 
 def queued_resource_body(pod: TpuPodSpec, project: str, network: Any, subnetwork: Any,
                          service_account: dict[str, Any] | None = None,
-                         metadata: dict[str, str] | None = None) -> dict[str, Any]:
+                         metadata: dict[str, str] | None = None,
+                         labels: dict[str, str] | None = None) -> dict[str, Any]:
     """The `queuedResources.create` request body; a spot pod asks for the `spot` tier (no tier: on-demand)."""
     body: dict[str, Any] = {"tpu": {"nodeSpec": [node_spec(pod, project, network, subnetwork, service_account,
-                                                           metadata)]}}
+                                                           metadata, labels)]}}
     if pod.purchase is TpuPurchase.SPOT:
         body["spot"] = {}
     return body

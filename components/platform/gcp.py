@@ -65,7 +65,7 @@ def build_gcp(spec: StackSpec, built: Mapping[str, pulumi.Output[str]],
     for pod in spec.tpu_pods:
         tpus[pod.name] = TpuPod(f"{prefix}-{pod.name}", TpuPodArgs(
             pod=pod, project=spec.gcp_project, network_id=network.network_id, subnet_id=network.subnet_id,
-            bucket_name=storage.bucket_name,
+            bucket_name=storage.bucket_name, labels=spec.tags,
         ), opts=pulumi.ResourceOptions(depends_on=[storage]))
 
     return {

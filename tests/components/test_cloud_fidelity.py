@@ -245,6 +245,7 @@ def test_row14_gcp_dev_spot_tpu_is_queued_with_the_spot_tier_not_awaited(gcp_dev
     bucket_members = {r.inputs["member"] for r in gcp_dev.by_type("gcp:storage/bucketIAMMember:BucketIAMMember")}
     assert sa.outputs["member"] in bucket_members  # reads datasets and writes checkpoints as before
     assert node["metadata"] == {"enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE"}
+    assert node["labels"] == {"environment": "dev", "team": "ml-platform", "cost-center": "cc-1234"}
 
 
 def test_row15_efa_device_plugin_matches_the_chart(prod: Plan) -> None:
