@@ -9,7 +9,11 @@ Two clocks: wall time (`ratio`, the figure the issues quote) and the process's C
 (`cpu_ratio`, every thread of the plan: on a shared machine wall time also counts the time
 other processes held the CPU, CPU time does not). `--profile` prints where a dev plan's
 main-thread time goes, by area (our components, the offline runner, the Pulumi SDK, the
-provider SDKs, asyncio) and the costliest functions (cProfile).
+provider SDKs, asyncio) and the costliest functions (cProfile). `--explain` splits a plan's
+CPU time three ways for dev and prod: the floor; a replay of the same resources with the same
+inputs as bare resources (what the input volume costs); the real plan (what real provider
+resources, Outputs between them, components, invokes and the tag transform cost on top); and
+how many full garbage collections each ran into.
 
 Last line: {"dev_ratio", "prod_ratio", "synthetic_ratio", "synthetic_resources", "dev_cpu_ratio", ...}.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import cProfile
+import gc
 import json
 import pstats
 import statistics
@@ -112,9 +117,67 @@ def profile(cfg: StackConfig, runs: int = 10) -> None:
     stats.sort_stats("cumulative").print_stats(25)
 
 
+REPLAY_PROGRAM = '''
+import json
+import pulumi
+for r in json.load(open("resources.json")):
+    if r["custom"]:
+        pulumi.CustomResource("bench:index:" + r["kind"], r["name"], r["inputs"])
+    else:
+        pulumi.ComponentResource("bench:index:" + r["kind"], r["name"])
+'''
+
+
+def replay_config(cfg: StackConfig, folder: Path) -> StackConfig:
+    """The stack's resources, with the inputs its plan gave them, registered as bare resources."""
+    plan = run_plan(cfg)
+    resources = [{"kind": r.type.rsplit(":", 1)[-1], "name": r.name, "custom": r.custom, "inputs": r.inputs}
+                 for r in plan.resources if r.type != "pulumi:pulumi:Stack"]
+    (folder / "Pulumi.yaml").write_text("name: replay\nruntime: python\n")
+    (folder / "__main__.py").write_text(REPLAY_PROGRAM)
+    (folder / "resources.json").write_text(json.dumps(resources))
+    return StackConfig(project="replay", stack="bench", project_dir=folder, main=folder / "__main__.py", values={})
+
+
+def explain(repeats: int = 9) -> None:
+    """CPU medians of floor, replay and plan, alternating, with the full collections each met."""
+    full = [0]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full[0] += 1
+
+    gc.callbacks.append(count)
+    for name in ("dev", "prod"):
+        cfg = load_stack_config(ROOT, name)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "floor").mkdir()
+            (Path(tmp) / "replay").mkdir()
+            _, n, _ = timed(cfg)
+            cases = {"floor": floor_config(Path(tmp) / "floor", n), "replay": replay_config(cfg, Path(tmp) / "replay"),
+                     "plan": cfg}
+            cpu: dict[str, list[float]] = {k: [] for k in cases}
+            collections = dict.fromkeys(cases, 0)
+            for c in cases.values():
+                timed(c)
+            for _ in range(repeats):
+                for k, c in cases.items():
+                    before = full[0]
+                    cpu[k].append(timed(c)[2])
+                    collections[k] += full[0] - before
+        print(f"{name} ({n} resources), CPU per plan, median of {repeats}:")
+        for k in cases:
+            print(f"  {k:<7} {1000 * statistics.median(cpu[k]):7.1f} ms   full collections in {collections[k]} "
+                  f"of {repeats} runs")
+    gc.callbacks.remove(count)
+
+
 def main() -> None:
     if "--profile" in sys.argv:
         profile(load_stack_config(ROOT, "dev"))
+        return
+    if "--explain" in sys.argv:
+        explain()
         return
     print(f"offline plan vs bare-resource floor (median of {REPEATS}, alternating)")
     with tempfile.TemporaryDirectory() as tmp:

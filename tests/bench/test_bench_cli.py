@@ -3,6 +3,7 @@ when someone next measures). `--help` runs after the module-level imports, so a 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,21 @@ def test_bad_teacher_hidden_exits_2() -> None:
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "--teacher-hidden" in result.stderr
+
+
+def test_plan_scale_replay_registers_the_plans_resources_with_their_inputs(tmp_path: Path) -> None:
+    """`plan_scale.py --explain` splits input volume from the rest by replaying a plan as bare resources."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import plan_scale
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    cfg = plan_scale.load_stack_config(ROOT, "dev")
+    plan = plan_scale.run_plan(cfg)
+    replay = plan_scale.run_plan(plan_scale.replay_config(cfg, tmp_path))
+    ours = sorted((r.name, r.custom, json.dumps(r.inputs, sort_keys=True)) for r in plan.resources
+                  if r.type != "pulumi:pulumi:Stack")
+    bare = sorted((r.name, r.custom, json.dumps(r.inputs, sort_keys=True)) for r in replay.resources
+                  if r.type != "pulumi:pulumi:Stack")
+    assert bare == ours
+    assert all(r.type.startswith("bench:index:") for r in replay.resources if r.type != "pulumi:pulumi:Stack")
