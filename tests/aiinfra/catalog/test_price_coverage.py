@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +132,67 @@ def test_a_refresh_keeps_every_region_and_type_the_list_does_not_price(tmp_path:
         if ident not in {(n, r) for _, n, r in report.not_found}:
             continue
         assert row == before[ident], ident
+
+
+# Per-unit prices (EFS, S3, EBS, NAT, ...) in the three regions added for issue 14: only what a citable source
+# prices. A rate AWS states once for every region is written for each region and must equal us-east-1's.
+NEW_UNIT_ROWS = {
+    "us-east-2": {"vpc.public_ipv4", "kms.key", "eks.control_plane", "eks.control_plane.extended_support",
+                  "ebs.gp3", "elb.network.hour", "nat.hour", "nat.gb"},
+    "eu-central-1": {"vpc.public_ipv4", "kms.key", "eks.control_plane", "eks.control_plane.extended_support"},
+    "ap-northeast-1": {"vpc.public_ipv4", "kms.key", "eks.control_plane", "eks.control_plane.extended_support"},
+}
+SAME_EVERYWHERE = ("vpc.public_ipv4", "kms.key", "eks.control_plane", "eks.control_plane.extended_support")
+# What a dev stack in us-east-2 still lacks (README "Coverage": what remains): no citable us-east-2 figure found.
+US_EAST_2_STILL_UNPRICED = {"egress.internet", "s3.standard", "efs.standard", "backup.efs_warm", "ebs.gp3.throughput",
+                            "ebs.gp3.iops"}
+
+
+def _unit_rows() -> dict[tuple[str, str], dict[str, object]]:
+    return {(str(r["key"]), str(r["region"])): r for r in load_json("prices_aws.json")["units"]}
+
+
+@pytest.mark.parametrize("region", sorted(NEW_UNIT_ROWS))
+def test_unit_prices_added_for_the_new_regions_have_a_source_and_date(region: str) -> None:
+    from aiinfra.catalog.prices import unit_price
+
+    rows = _unit_rows()
+    for key in sorted(NEW_UNIT_ROWS[region]):
+        row = rows.get((key, region))
+        assert row is not None, (key, region)
+        assert str(row["source"]).startswith("https://") and row["as_of"] and float(str(row["usd"])) > 0, row
+        price = unit_price(f"aws.{key}", region)
+        assert price.usd == row["usd"], (key, region)
+
+
+@pytest.mark.parametrize("key", SAME_EVERYWHERE)
+def test_a_rate_aws_states_once_is_the_same_in_all_six_regions(key: str) -> None:
+    rows = _unit_rows()
+    assert {rows[(key, region)]["usd"] for region in AWS_REGIONS} == {rows[(key, "us-east-1")]["usd"]}
+    for region in NEW_UNIT_ROWS:
+        assert "one rate" in str(rows[(key, region)].get("note", "")), (key, region)
+
+
+def test_us_east_2_price_list_rows_name_the_offer_sku() -> None:
+    rows = _unit_rows()
+    assert "M6UGCCQ3CDJQAA37" in str(rows[("ebs.gp3", "us-east-2")]["source"])
+    assert "Y9RYMSE644KDSV4S" in str(rows[("elb.network.hour", "us-east-2")]["source"])
+    assert "US East (Ohio)" in str(rows[("nat.hour", "us-east-2")]["source"])
+
+
+def test_the_dev_stack_in_us_east_2_prices_every_unit_added_and_lacks_only_the_listed_ones(plan_stack: Any) -> None:
+    """The dev stack's config with aws:region us-east-2: NAT, public IPv4, KMS, gp3 storage now priced; what is still
+    missing is exactly a subset of the units the README lists as remaining (no made-up figure fills the gap)."""
+    import re
+
+    from aiinfra.policyhost.gate import price_plan
+
+    cost = price_plan(plan_stack("dev", ["aws:region=us-east-2"]))
+    missing = {m.group(1) for u in cost.unpriced
+               for m in [re.search(r"'aws\.([^']+)' is not priced in region 'us-east-2'", u.reason)] if m}
+    other = [u.reason for u in cost.unpriced if "is not priced in region 'us-east-2'" not in u.reason]
+    assert not other, other
+    assert not missing & NEW_UNIT_ROWS["us-east-2"], missing
+    assert missing and missing <= US_EAST_2_STILL_UNPRICED, missing
+    bases = {line.type: line.basis for line in cost.lines if line.monthly_usd > 0}
+    assert bases["aws:ec2/eip:Eip"].endswith("x $0.005") and bases["aws:kms/key:Key"].endswith("x $1.00"), bases
