@@ -32,7 +32,7 @@ def found(result: PackResult, policy: str) -> list[tuple[str, str]]:
 
 
 def eight_l4(p: dict[str, Any]) -> None:
-    """The baseline group at 8 x g6.xlarge: $2,437/month expected at list price, over the $2,000 budget."""
+    """The baseline group at 8 x g6.xlarge: $2,674/month expected at the observed spot price, over the $2,000 budget."""
     p["desiredCapacity"], p["maxSize"] = 8, 8
 
 
@@ -51,7 +51,7 @@ def test_stack_file_negotiated_price_cannot_lower_the_bill(run_pack: Run, price:
     result = run_pack(change(ASG, eight_l4), config={"ai-infra:usage": usage}, policy_config=ROOMY_WORST)
     # Priced at the list price, the budget still fires ...
     [(level, message)] = found(result, "stack-monthly-budget")
-    assert level == "mandatory" and message.startswith("expected monthly cost $2,437 exceeds the budget")
+    assert level == "mandatory" and message.startswith("expected monthly cost $2,674 exceeds the budget")
     # ... and the key itself is refused, saying where negotiated prices live now.
     assert any(level == "mandatory" and "usage.negotiatedPrices" in message
                and "aiinfra/catalog/data/negotiated_prices.json" in message

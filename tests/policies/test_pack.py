@@ -38,9 +38,9 @@ def test_over_budget_is_mandatory_and_names_budget_estimate_and_drivers(run_pack
                                                         "stack-worst-case-budget": {"monthlyLimitUsd": 1e6}})
     [(level, message)] = found(result, "stack-monthly-budget")
     assert level == "mandatory"
-    assert message.startswith("expected monthly cost $2,437 exceeds the budget monthlyLimitUsd $2,000 in "
-                              "policies/budgets/dev.json by $437; top cost drivers: "
-                              "ai-infra-test-g1-asg $1,974/month (8 x g6.xlarge spot x 730 h x $0.338)")
+    assert message.startswith("expected monthly cost $2,674 exceeds the budget monthlyLimitUsd $2,000 in "
+                              "policies/budgets/dev.json by $674; top cost drivers: "
+                              "ai-infra-test-g1-asg $2,211/month (8 x g6.xlarge spot x 730 h x $0.3785)")
 
 
 def test_near_budget_is_an_advisory_warning(run_pack: Run) -> None:
@@ -48,7 +48,7 @@ def test_near_budget_is_an_advisory_warning(run_pack: Run) -> None:
     assert found(result, "stack-monthly-budget") == []
     [(level, message)] = found(result, "stack-monthly-budget-warning")
     assert level == "advisory"
-    assert message.startswith("expected monthly cost $563 is 80% of the budget monthlyLimitUsd $700")
+    assert message.startswith("expected monthly cost $593 is 85% of the budget monthlyLimitUsd $700")
 
 
 def test_worst_case_over_ceiling(run_pack: Run) -> None:
