@@ -15,6 +15,12 @@ in ways that matter to a plan; this runner closes each gap:
 - `Config()` defaults to project 'project' unless the project name is set; `PULUMI_CONFIG*`
   environment variables leak into config: both are handled here.
 - Invoke answers use camelCase wire names (see `mocks.py`).
+
+It also skips SDK work a plan does not need, each shortcut giving the SDK's own result
+(bench/plan_scale.py; tests/aiinfra/offline/test_runner_shortcuts.py): no stack walk per
+resource, one future per output property, inputs deserialized once, plain mock answers put
+straight into the response, no gRPC callback server, type unwraps remembered, and the
+imported SDKs frozen out of full garbage collections.
 """
 
 from __future__ import annotations
