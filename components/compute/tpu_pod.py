@@ -60,7 +60,8 @@ class TpuPodArgs:
     """The TPU VMs read and write checkpoints here."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """The stack's cost labels: a TPU VM gets them from the tag transform (components/tagging.py); a spot
-    queued slice's node spec carries them itself (the transform does not reach into the REST body)."""
+    queued resource's node spec (spot or on-demand) carries them itself (the transform does not reach into the REST
+    body)."""
 
 
 class TpuPod(pulumi.ComponentResource):
@@ -89,9 +90,13 @@ class TpuPod(pulumi.ComponentResource):
             # nodes run as the project's Compute Engine default account (rules.gcp.queued_tpu_service_account),
             # which gets objectUser on the bucket here so the project can strip it of Editor. Giving it the
             # dedicated account would replace a deployed queued resource (every field is immutable).
+            # Its nodes carry the stack's cost labels (the tag transform cannot reach inside the request),
+            # so finance's team and cost-center split sees the slices; on a queued resource deployed
+            # before the labels were added this is a one-time replacement (docs/cloud-fidelity.md row 14).
             self.service_account_email = None
             qr = QueuedResource(f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
-                                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id),
+                                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
+                                                          labels=dict(args.labels)),
                                 opts=child)
             number = gcp.organizations.get_project_output(project_id=args.project,
                                                           opts=pulumi.InvokeOutputOptions(parent=self)).number

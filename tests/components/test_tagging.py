@@ -11,6 +11,7 @@ from aiinfra.offline import Plan, stack_names
 from components.tagging import apply_tags, tag_property
 
 ROOT = Path(__file__).resolve().parents[2]
+QUEUED_TPU = "pulumi-python:dynamic/tpu:QueuedResource"
 REQUIRED = {"environment": "staging", "team": "ml-platform", "cost-center": "cc-1234"}
 
 
@@ -45,6 +46,13 @@ def test_every_taggable_resource_carries_the_cost_tags(plan_stack: Callable[...,
     env = plan.config["ai-infra:environment"]
     checked = 0
     for r in plan.resources:
+        if r.type == QUEUED_TPU:
+            # The TPU queued resource is a dynamic provider: its labels ride inside each node of the request.
+            for spec in r.inputs["tpu"]["nodeSpec"]:
+                labels = spec["node"].get("labels") or {}
+                assert labels.get("environment") == env and labels.get("team") and labels.get("cost-center"), r.urn
+                checked += 1
+            continue
         prop = tag_property(r.type) if r.custom else None
         if prop is None:
             continue
