@@ -11,7 +11,20 @@ container Google publishes) and the NCCL TCPX plugin (`nccl-plugin-gpudirecttcpx
 training container: a workload concern, documented in README ("GPU fabric on GCP"); the
 infrastructure here provides the NICs and networks.
 
-A3 Mega (`a3-megagpu-8g`, GPUDirect-TCPXO, eight GPU NICs) is not in the catalog's machine list yet.
+A3 Mega (`a3-megagpu-8g`, 8 x H100 Mega) reaches its 1,800 Gbps (the catalog's `network_gbps`, Google's
+"Networking and GPU machines" table: 1,800 Gbps, GPUDirect-TCPXO; its list gives "up to 1,600 Gbps", the
+eight GPU NICs alone) with GPUDirect-TCPXO over nine NICs: one host NIC plus eight GPU NICs, each gVNIC
+in its own VPC network with MTU 8244. Google's Cluster Toolkit blueprint for it
+(GoogleCloudPlatform/cluster-toolkit examples/gke-a3-megagpu/gke-a3-megagpu.yaml @1047080, read
+2026-11-30) creates the eight GPU networks with `network_count: 8`, `mtu: 8244`, one subnet each, and its
+NCCL settings name the eight GPU interfaces (`NCCL_FASTRAK_IFNAME`, eight devices) apart from the host
+one (`NCCL_FASTRAK_CTRL_DEV`; examples/machine-learning/a3-megagpu-8g/nccl-tests/run-nccl-tests.sh).
+With the host NIC only, NCCL runs over TCP on it, as on A3 High.
+
+GPUDirect-TCPXO's workload side is its own receive-datapath manager (`tcpgpudmarxd-dev` from
+`us-docker.pkg.dev/gce-ai-infra/gpudirect-tcpxo/`) and NCCL plugin (`nccl-plugin-gpudirecttcpx-dev`, the
+"FasTrak" transport configured through `NCCL_FASTRAK_*`), plus the `dmabuf-import-helper` kernel module
+and the `/dev/aperture_devices` mounts on the host: also documented in README ("GPU fabric on GCP").
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ AS_OF = "2026-11-30"
 @dataclass(frozen=True)
 class GpuFabric:
     technology: str
-    """The GPU-to-GPU transport (`GPUDirect-TCPX`)."""
+    """The GPU-to-GPU transport (`GPUDirect-TCPX`, `GPUDirect-TCPXO`)."""
     gpu_nics: int
     """NICs besides the host NIC, each in its own VPC network."""
     mtu: int
@@ -38,6 +51,10 @@ class GpuFabric:
 FABRICS: dict[str, GpuFabric] = {
     "a3-highgpu-8g": GpuFabric("GPUDirect-TCPX", gpu_nics=4, mtu=8244),
     "a3-edgegpu-8g": GpuFabric("GPUDirect-TCPX", gpu_nics=4, mtu=8244),
+    "a3-megagpu-8g": GpuFabric(
+        "GPUDirect-TCPXO", gpu_nics=8, mtu=8244,
+        source="https://cloud.google.com/compute/docs/gpus/gpu-network-bandwidth; GoogleCloudPlatform/cluster-toolkit "
+               "@1047080 examples/gke-a3-megagpu/gke-a3-megagpu.yaml (multivpc network_count 8, mtu 8244)"),
 }
 
 

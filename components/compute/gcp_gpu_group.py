@@ -140,8 +140,9 @@ class GcpGpuGroup(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # On `ultra`, a machine type with GPU NICs (A3 High: 4, GPUDirect-TCPX) gets one gVNIC per GPU NIC,
-        # each on its own MTU-8244 network (components/network/gpu_fabric.py, rules.gcp.gpu_nic_layout).
+        # On `ultra`, a machine type with GPU NICs (A3 High: 4, GPUDirect-TCPX; A3 Mega: 8, GPUDirect-TCPXO) gets
+        # one gVNIC per GPU NIC, each on its own MTU-8244 network (components/network/gpu_fabric.py,
+        # rules.gcp.gpu_nic_layout).
         nics: list[dict[str, Any]] = [{"subnetwork": args.subnet_self_link, "nic_type": nic_type(g, args.tier)}]
         fabric = gpu_fabric(g.machine_type) if args.tier.tier1_networking else None
         if fabric is not None:

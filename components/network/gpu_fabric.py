@@ -1,13 +1,15 @@
-"""The GPU NIC networks of a GCP GPU group: one VPC network and subnet per GPU NIC, for GPUDirect-TCPX.
+"""The GPU NIC networks of a GCP GPU group: one VPC network and subnet per GPU NIC, for GPUDirect-TCPX(O).
 
-A3 High has one host NIC and four GPU NICs; Google's setup gives each NIC its own VPC network with
+A3 High has one host NIC and four GPU NICs (GPUDirect-TCPX), A3 Mega one host NIC and eight GPU NICs
+(GPUDirect-TCPXO); Google's setup gives each NIC its own VPC network with
 MTU 8244 and a firewall rule letting the group's VMs reach each other on it (TCP, UDP, ICMP from the
 subnets' ranges). The NIC count and MTU are the catalog fact `aiinfra.catalog.gpu_fabric`; the layout
 is checked by the cloud rule `rules.gcp.gpu_nic_layout`. The networks have no routes to the internet
 (no NAT, no external IPs): they carry only GPU-to-GPU traffic.
 
 One set per GPU group: groups on separate networks never share a collective. Each network counts
-against the project's VPC network quota (15 by default), so two A3 groups take 8 of them.
+against the project's VPC network quota (15 by default): an A3 High group takes 4 of them, an A3 Mega
+group 8, so with the stack's own VPC a second A3 Mega group (1 + 8 + 8 = 17) needs a quota increase.
 """
 
 from __future__ import annotations

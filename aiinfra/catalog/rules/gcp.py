@@ -75,8 +75,10 @@ def gpu_nic_layout(machine_type: str, nic_types: list[str], gpu_network_mtus: li
     """A GPU machine with GPU NICs gets its bandwidth only with one gVNIC per GPU NIC, each in its own VPC.
 
     "a3-highgpu-8g VMs have five physical NICs": one host NIC and four GPU NICs, each in its own
-    VPC network with MTU 8244, all gVNIC, for GPUDirect-TCPX (the NIC count per machine type is
-    the catalog fact `aiinfra.catalog.gpu_fabric`). With the host NIC only, NCCL runs over TCP on it.
+    VPC network with MTU 8244, all gVNIC, for GPUDirect-TCPX; a3-megagpu-8g has nine, one host NIC
+    and eight GPU NICs on eight MTU-8244 VPC networks, for GPUDirect-TCPXO (the NIC count per machine
+    type is the catalog fact `aiinfra.catalog.gpu_fabric`, with its sources). With the host NIC only,
+    NCCL runs over TCP on it.
     Source: https://cloud.google.com/compute/docs/gpus/gpudirect
     As of: 2026-11-30
     Checked: plan (GCP GPU groups on the ultra tier)
