@@ -118,11 +118,12 @@ def _rows() -> dict[tuple[str, str], _Row]:
     for r in gcp["machine_types"]:
         # A machine's bundled GPUs (count and model) are hardware facts: gcp_machines.json.
         out[(r["name"], r["region"])] = _Row(
-            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"])
+            r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"],
+            spot_source=r.get("spot_source", ""))
     for r in gcp["gpus"]:
         out[(r["name"], r["region"])] = _Row(
             r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, r["unit"], r["source"],
-            r["as_of"])
+            r["as_of"], spot_source=r.get("spot_source", ""))
     return out
 
 
@@ -241,8 +242,9 @@ def _tpu_quote(name: str, gen: str, chips: int, region: str, market: Market) -> 
         raise PriceError(f"TPU {gen} in {region} has no {market.value} price")
     # Round to a tenth of a cent so $4.20 x 64 reads as 268.8, not 268.80000000000001.
     hourly = round(chips * float(per_chip), 4)
+    source = row.get("spot_source") or row["source"] if market is Market.SPOT else row["source"]
     return PriceQuote(name, region, market.value, hourly, f"hour ({chips} chips x ${per_chip}/chip-hour)",
-                      row["source"], row["as_of"])
+                      source, row["as_of"])
 
 
 def _raise_unknown(name: str, region: str) -> None:

@@ -69,13 +69,15 @@ def test_common_gpu_list_prices(name: str, region: str, expected: float) -> None
     assert hourly_price(name, region).hourly_usd == pytest.approx(expected)
 
 
-@pytest.mark.parametrize(("tpu", "chips", "per_chip"), [
-    ("v5p-128", 64, 4.20), ("v5litepod-16", 16, 1.20), ("v6e-256", 256, 2.70), ("v4-32", 16, 3.22),
+@pytest.mark.parametrize(("tpu", "region", "chips", "per_chip"), [
+    # europe-west4 v5p: $4.2525/chip-hour (skypilot-catalog gcp vms.csv tpu-v5p-8 Price $17.01 / 4 chips; its
+    # tpu-v5p-128 row lists $272.16, this test's figure), not the 1.1 x US guess ($4.62) it replaced.
+    ("v5p-128", "europe-west4", 64, 4.2525), ("v5p-128", "us-central1", 64, 4.20),
+    ("v5litepod-16", "us-central1", 16, 1.20), ("v6e-256", "us-east1", 256, 2.70), ("v4-32", "us-central2", 16, 3.22),
 ])
-def test_tpu_slices_are_chips_times_chip_hour(tpu: str, chips: int, per_chip: float) -> None:
-    region = {"v4": "us-central2"}.get(tpu.split("-")[0], "europe-west4" if tpu.startswith("v5p") else "us-east1")
-    quote = hourly_price(tpu, region if not tpu.startswith("v5litepod") else "us-central1")
-    assert quote.hourly_usd == pytest.approx(chips * per_chip * (1.1 if quote.region == "europe-west4" else 1.0))
+def test_tpu_slices_are_chips_times_chip_hour(tpu: str, region: str, chips: int, per_chip: float) -> None:
+    quote = hourly_price(tpu, region)
+    assert quote.hourly_usd == pytest.approx(chips * per_chip)
     assert f"{chips} chips" in quote.unit
 
 
