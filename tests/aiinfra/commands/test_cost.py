@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from aiinfra.catalog.prices import Market, hourly_price
 from aiinfra.cli import main
 from aiinfra.commands.cost import Budget, StackReport, chart_rows, diff_costs, read_budgets, report_table, write_chart
 from aiinfra.costs import CostResource, estimate_stack
+from aiinfra.costs.inputs import fmt_usd
 from aiinfra.costs.model import Category, CostLine, StackCost, Status
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -48,9 +50,10 @@ def test_diff_shows_the_change_per_resource_and_in_total(repo: Path, capsys: pyt
     report = json.loads(capsys.readouterr().out)
     asg = next(r for r in report["resources"] if r["name"] == "ai-infra-dev-dev-l4-asg")
     assert asg["change"] == "changed"
-    assert asg["base_basis"] == "1 x g6.xlarge spot x 260.7 h x $0.338 (schedule: 60 h/week)"
-    assert asg["head_basis"] == "3 x g6.xlarge spot x 260.7 h x $0.338 (schedule: 60 h/week)"
-    assert asg["delta_monthly_usd"] == pytest.approx(2 * 0.338 * 60 * 730 / 168, abs=0.01)
+    g6 = hourly_price("g6.xlarge", "us-east-1", Market.SPOT).hourly_usd  # the catalog's, not a copy
+    assert asg["base_basis"] == f"1 x g6.xlarge spot x 260.7 h x {fmt_usd(g6)} (schedule: 60 h/week)"
+    assert asg["head_basis"] == f"3 x g6.xlarge spot x 260.7 h x {fmt_usd(g6)} (schedule: 60 h/week)"
+    assert asg["delta_monthly_usd"] == pytest.approx(2 * g6 * 60 * 730 / 168, abs=0.01)
     assert report["delta_monthly_usd"] == pytest.approx(report["head_monthly_usd"] - report["base_monthly_usd"],
                                                         abs=0.01)
     assert main(["cost", "diff", "--base", "HEAD", "--stack", "dev", "--format", "markdown",

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from aiinfra.catalog.prices import Market, hourly_price
 from aiinfra.cli import main
 from aiinfra.commands.cost import Change
 from aiinfra.commands.cost_comment import COMMENT_MARKER, Comment, StackChange, percent, render
+from aiinfra.costs.inputs import fmt_usd
 from aiinfra.costs.model import Category, CostLine, StackCost, Status
 from aiinfra.policyhost.environment import EnvironmentResult, StackFigures
 from aiinfra.policyhost.gate import GateResult
@@ -58,7 +60,8 @@ def test_comment_totals_change_percent_headroom_and_drivers(repo: Path, capsys: 
     row = dict(zip(("stack", "env", "base", "head", "change", "pct", "worst", "policies"),
                    (c.strip() for c in next(x for x in md.splitlines() if x.startswith("| `dev` |")).split("|")[1:-1]),
                    strict=True))
-    asg_delta = 2 * 0.338 * 60 * 730 / 168  # two more g6.xlarge spot for 60 h/week
+    g6 = hourly_price("g6.xlarge", "us-east-1", Market.SPOT).hourly_usd  # the catalog's, not a copy
+    asg_delta = 2 * g6 * 60 * 730 / 168  # two more g6.xlarge spot for 60 h/week
     base, head = _money(row["base"]), _money(row["head"])
     assert _money(row["change"]) == pytest.approx(head - base, abs=1.0)
     assert float(row["pct"].rstrip("%")) == pytest.approx(100 * (head - base) / base, abs=0.3)  # $ shown rounded
@@ -76,7 +79,7 @@ def test_comment_totals_change_percent_headroom_and_drivers(repo: Path, capsys: 
     assert _money(env[5].strip()) == pytest.approx(4500 - head, abs=1.0)
     driver = next(x for x in md.splitlines() if "| `ai-infra-dev-dev-l4-asg` | changed |" in x)
     assert _money(driver.split("|")[6].strip()) == pytest.approx(asg_delta, abs=1.0)
-    assert "3 x g6.xlarge spot x 260.7 h x $0.338" in driver and "1 x g6.xlarge spot x 260.7 h" in driver
+    assert f"3 x g6.xlarge spot x 260.7 h x {fmt_usd(g6)}" in driver and "1 x g6.xlarge spot x 260.7 h" in driver
     assert "Negotiated prices used: none" in md
     assert "No policy violations (`policies/budgets/dev.json`)." in md
 

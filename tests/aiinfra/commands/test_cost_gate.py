@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
+from aiinfra.catalog.prices import Market, hourly_price
 from aiinfra.cli import main
+from aiinfra.costs.inputs import fmt_usd
 
 ROOT = Path(__file__).resolve().parents[3]
 OVER = ["--set", "gpuGroups[0].instanceType=g6.48xlarge", "--set", "gpuGroups[0].extraInstanceTypes=[]",
         "--set", "gpuGroups[0].desiredCapacity=30", "--set", "gpuGroups[0].maxSize=40"]
+HOURS = 60 * 730 / 168  # dev's GPU group runs on a 60 h/week schedule
+
+
+def spot(instance_type: str) -> float:
+    """The catalog's spot price the estimate must quote (dev runs in us-east-1)."""
+    return hourly_price(instance_type, "us-east-1", Market.SPOT).hourly_usd
+
+
+def dollars(text: str) -> int:
+    return int(text.replace(",", ""))
 
 
 def test_plan_json_has_cost_and_policy(capsys: pytest.CaptureFixture[str]) -> None:
@@ -21,7 +34,7 @@ def test_plan_json_has_cost_and_policy(capsys: pytest.CaptureFixture[str]) -> No
     assert cost["expected_monthly_usd"] < cost["worst_case_monthly_usd"]
     line = next(x for x in cost["lines"] if x["name"] == "ai-infra-dev-dev-l4-asg")
     assert set(line) >= {"urn", "type", "hourly_usd", "monthly_usd", "basis"}
-    assert line["basis"] == "1 x g6.xlarge spot x 260.7 h x $0.338 (schedule: 60 h/week)"
+    assert line["basis"] == f"1 x g6.xlarge spot x 260.7 h x {fmt_usd(spot('g6.xlarge'))} (schedule: 60 h/week)"
     assert report["policy"] == {"config": "policies/budgets/dev.json", "violations": [], "mandatory": 0}
 
 
@@ -29,18 +42,26 @@ def test_stack_pushed_over_budget_exits_1_naming_budget_estimate_and_drivers(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "dev", "--project-dir", str(ROOT), *OVER]) == 1
     out = capsys.readouterr().out
-    assert ("MANDATORY stack-monthly-budget: expected monthly cost $44,334 exceeds the budget monthlyLimitUsd $4,500 "
-            "in policies/budgets/dev.json by $39,834; top cost drivers: ai-infra-dev-dev-l4-asg $43,856/month "
-            "(30 x g6.48xlarge spot x 260.7 h x $5.61 (schedule: 60 h/week))") in out
+    asg = 30 * HOURS * spot("g6.48xlarge")
+    m = re.search(r"MANDATORY stack-monthly-budget: expected monthly cost \$([\d,]+) exceeds the budget "
+                  r"monthlyLimitUsd \$4,500 in policies/budgets/dev.json by \$([\d,]+); top cost drivers: "
+                  r"ai-infra-dev-dev-l4-asg \$([\d,]+)/month "
+                  r"\(30 x g6.48xlarge spot x 260.7 h x (\$[\d.]+) \(schedule: 60 h/week\)\)", out)
+    assert m, out
+    expected, over, driver, price = dollars(m[1]), dollars(m[2]), dollars(m[3]), m[4]
+    assert expected - 4500 == pytest.approx(over, abs=1) and driver == pytest.approx(asg, abs=1)
+    assert price == fmt_usd(spot("g6.48xlarge")) and expected > driver
 
 
 def test_markdown_comment(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--stack", "dev", "--format", "markdown", "--project-dir", str(ROOT), *OVER]) == 1
     md = capsys.readouterr().out
     assert md.startswith("### Cost and policy gate: `dev` (dev) blocked\n")
-    assert "| expected | **$44,334** |" in md
-    assert ("| `ai-infra-dev-dev-l4-asg` | $43,856 | 30 x g6.48xlarge spot x 260.7 h x $5.61 "
-            "(schedule: 60 h/week) |") in md
+    m = re.search(r"\| expected \| \*\*\$([\d,]+)\*\* \|", md)
+    assert m and dollars(m[1]) > 4500, md
+    m = re.search(r"\| `ai-infra-dev-dev-l4-asg` \| \$([\d,]+) \| 30 x g6.48xlarge spot x 260.7 h x "
+                  + re.escape(fmt_usd(spot("g6.48xlarge"))) + r" \(schedule: 60 h/week\) \|", md)
+    assert m and dollars(m[1]) == pytest.approx(30 * HOURS * spot("g6.48xlarge"), abs=1), md
     assert "| mandatory | `stack-monthly-budget` | stack |" in md
 
 
