@@ -26,6 +26,7 @@ import google_crc32c
 
 PAGE_SIZE = 2  # at most this many entries per list page, so paging is exercised
 _META = "/computeMetadata/v1/"
+_SA_EMAIL = "trainer@proj.iam.gserviceaccount.com"
 
 
 @dataclass
@@ -183,13 +184,16 @@ class Handler(BaseHTTPRequestHandler):
         rest = path.removeprefix(_META)
         if path == "/" or rest == "":
             return self._reply(200, b"ok", "text/plain")
+        # The real metadata server answers for the account's email as for its alias `default`: google-auth
+        # asks by email once a credentials object has learnt it (a copy made after the first refresh does).
+        rest = rest.replace(f"instance/service-accounts/{_SA_EMAIL}/", "instance/service-accounts/default/")
         if rest == "instance/service-accounts/default/token":
             with state.lock:
                 state.tokens_issued += 1
                 token = f"tok-{state.tokens_issued}"
             return self._json(200, {"access_token": token, "expires_in": state.expires_in, "token_type": "Bearer"})
         if rest == "instance/service-accounts/default/":
-            return self._json(200, {"email": "trainer@proj.iam.gserviceaccount.com", "aliases": ["default"],
+            return self._json(200, {"email": _SA_EMAIL, "aliases": ["default"],
                                     "scopes": ["https://www.googleapis.com/auth/cloud-platform"]})
         if rest == "project/project-id":
             return self._reply(200, b"proj", "text/plain")
