@@ -88,3 +88,9 @@ def test_a_row_without_an_observed_spot_price_refuses_the_spot_market() -> None:
     with pytest.raises(PriceError) as err:
         hourly_price("g6.xlarge", "eu-west-1", "spot")
     assert str(err.value) == "'g6.xlarge' in eu-west-1 has no spot price; priced markets: on-demand"
+
+
+def test_a_row_with_a_spot_price_does_not_say_it_has_none() -> None:
+    # A note left from the pass that removed the fractions would tell finance the opposite of the data.
+    stale = [(r["name"], r["region"]) for r in _spot_rows() if "no spot price" in str(r.get("note") or "")]
+    assert stale == []
