@@ -19,7 +19,7 @@ in ways that matter to a plan; this runner closes each gap:
 It also skips SDK work a plan does not need, each shortcut giving the SDK's own result
 (bench/plan_scale.py; tests/aiinfra/offline/test_runner_shortcuts.py): no stack walk per
 resource, one future per output property, inputs deserialized once, plain mock answers put
-straight into the response, no gRPC callback server, type unwraps remembered, and the
+straight into the response, no gRPC callback server, type metadata remembered, and the
 imported SDKs frozen out of full garbage collections.
 """
 
@@ -444,38 +444,64 @@ def _direct_outputs() -> Iterator[None]:
         rpc.transfer_properties = saved
 
 
-_UNWRAPPED: dict[int, tuple[type, type]] = {}
-_UNWRAPPED_MAX = 20_000  # the six stacks' plans use about 1,700 annotation objects
-_sdk_unwrap_type = sdk_types.unwrap_type
+_REMEMBERED_MAX = 20_000  # entries per function; the six stacks' plans use about 1,700 annotation objects
+
+# The SDK's type-metadata functions a plan calls over and over with the same few objects. Each
+# depends on its argument alone (a class's or annotation's declared names and types, read from
+# the class as imported), and every caller only reads what it returns.
+_TYPE_METADATA = (
+    "unwrap_type",  # Optional[Input[T]] to T: every typed input property serialized (~660 per dev plan)
+    "unwrap_optional_type",  # Optional[T] to T: every typed output property translated (~450)
+    "resource_types",  # a resource class's output property types: every registration's outputs
+    "resource_pulumi_to_py_names",  # a resource class's wire to Python names: the same
+    "resource_py_to_pulumi_names",
+    "input_type_py_to_pulumi_names",  # an args class's Python to wire names: every typed input dict
+    "input_type_types",
+    "output_type_types",  # an output class's property types: every typed output dict
+)
+_SDK_TYPE_METADATA = {name: getattr(sdk_types, name) for name in _TYPE_METADATA}
 
 
-def _unwrap_type(val: type) -> type:
-    """`pulumi._types.unwrap_type`, remembered per type object.
+def _remembered(sdk_fn: Any) -> Any:
+    """`sdk_fn` remembered per argument object, by identity (equal unions can list their members
+    in another order, so equality is not enough), bounded."""
+    memo: dict[int, tuple[Any, Any]] = {}
 
-    The SDK serializes every input property of a provider resource with its annotated type and
-    unwraps that annotation (Optional[Input[T]] and the like to T) each time, through several
-    `typing.get_origin`/`get_args` calls: about 660 unwraps in a dev plan, over a few dozen
-    distinct annotations. The unwrap depends on the annotation alone, so it is done once per
-    annotation object (keyed by identity: equal unions can list their members in another order).
-    """
-    hit = _UNWRAPPED.get(id(val))
-    if hit is not None and hit[0] is val:
-        return hit[1]
-    unwrapped = _sdk_unwrap_type(val)
-    if len(_UNWRAPPED) >= _UNWRAPPED_MAX:
-        _UNWRAPPED.clear()  # a few annotations are built afresh per plan: keep a long process bounded
-    _UNWRAPPED[id(val)] = (val, unwrapped)  # keeps val alive, so its id is not reused
-    return unwrapped
+    def remembered(val: Any) -> Any:
+        hit = memo.get(id(val))
+        if hit is not None and hit[0] is val:
+            return hit[1]
+        result = sdk_fn(val)
+        if len(memo) >= _REMEMBERED_MAX:
+            memo.clear()  # a few annotations are built afresh per plan: keep a long process bounded
+        memo[id(val)] = (val, result)  # keeps val alive, so its id is not reused
+        return result
+
+    remembered.__wrapped__ = sdk_fn  # type: ignore[attr-defined]
+    return remembered
+
+
+_REMEMBERED_TYPE_METADATA = {name: _remembered(fn) for name, fn in _SDK_TYPE_METADATA.items()}
 
 
 @contextlib.contextmanager
-def _cached_type_unwraps() -> Iterator[None]:
-    """Type unwraps remembered while a plan runs (the SDK's own function restored afterwards)."""
-    sdk_types.unwrap_type = _unwrap_type
+def _cached_type_metadata() -> Iterator[None]:
+    """The SDK's type-metadata functions remembered while a plan runs (its own restored afterwards).
+
+    The SDK serializes every input property of a provider resource with its annotated type and
+    translates every output property back with the resource class's types and names; each time
+    it unwraps annotations (through several `typing.get_origin`/`get_args` calls) and rebuilds
+    the class's name and type maps from its annotations and properties (`get_type_hints` on
+    a class built for the purpose). Those depend on the class or annotation alone, so each is
+    worked out once per object. About 2 ms of a 50 ms dev plan (bench/plan_scale.py).
+    """
+    for name in _TYPE_METADATA:
+        setattr(sdk_types, name, _REMEMBERED_TYPE_METADATA[name])
     try:
         yield
     finally:
-        sdk_types.unwrap_type = _sdk_unwrap_type
+        for name in _TYPE_METADATA:
+            setattr(sdk_types, name, _SDK_TYPE_METADATA[name])
 
 
 @contextlib.contextmanager
@@ -507,7 +533,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     asyncio.set_event_loop(loop)
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
-        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_unwraps():
+        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:

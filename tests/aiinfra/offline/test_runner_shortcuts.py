@@ -11,12 +11,13 @@ from typing import Any
 import grpc
 import pulumi
 import pytest
+from pulumi import _types as sdk_types
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.sync_await import _sync_await
 
-from aiinfra.offline import StackConfig, run_plan
+from aiinfra.offline import StackConfig, load_stack_config, run_plan, runner
 from aiinfra.offline.mocks import PlanMocks
 from aiinfra.offline.runner import _is_json, _serialize
 
@@ -142,3 +143,44 @@ def test_the_imported_sdks_are_frozen_once_a_program_registers_a_resource(tmp_pa
         pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
     """))
     assert gc.get_freeze_count() > 0
+
+
+def _everything(plan: Any) -> list[Any]:
+    """Each resource's inputs, options, dependencies, outputs and id (by URN: the monitor's threads
+    can register concurrent resources in either order), and the exports."""
+    rows = sorted(([r.urn, r.to_json(), r.outputs, r.id] for r in plan.resources), key=lambda row: row[0])
+    return [*rows, plan.exports]
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev"])
+def test_remembered_type_metadata_gives_the_sdks_plan(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_stack_config(Path(__file__).resolve().parents[3], stack)
+    remembered = _everything(run_plan(cfg))
+    monkeypatch.setattr(runner, "_TYPE_METADATA", ())  # the SDK's own functions, worked out afresh each call
+    assert _everything(run_plan(cfg)) == remembered
+
+
+def test_type_metadata_is_remembered_only_while_a_plan_runs(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class Looking(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            seen.extend(getattr(sdk_types, name) for name in runner._TYPE_METADATA)
+            return super().new_resource(args)
+
+    run_plan(_project(tmp_path, """
+        import pulumi
+        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
+    """), mocks=Looking())
+    assert seen == [runner._REMEMBERED_TYPE_METADATA[name] for name in runner._TYPE_METADATA]
+    assert all(getattr(sdk_types, name) is fn for name, fn in runner._SDK_TYPE_METADATA.items())
+
+
+def test_remembered_by_identity_not_equality() -> None:
+    calls: list[Any] = []
+    remembered = runner._remembered(lambda val: calls.append(val) or len(calls))
+    hint = dict[str, int]
+    assert remembered(hint) == remembered(hint) == 1  # the same object: worked out once
+    assert remembered([1]) == 2
+    assert remembered([1]) == 3  # an equal but other object: worked out afresh
+    assert calls[0] is hint
