@@ -19,14 +19,15 @@ in ways that matter to a plan; this runner closes each gap:
 It also skips SDK work a plan does not need, each shortcut giving the SDK's own result
 (bench/plan_scale.py; tests/aiinfra/offline/test_runner_shortcuts.py): no stack walk per
 resource, one future per output property, inputs deserialized once, plain mock answers put
-straight into the response, no gRPC callback server, type metadata remembered, and the
-imported SDKs frozen out of full garbage collections.
+straight into the response, no gRPC callback server, type metadata remembered, option
+objects copied directly, and the imported SDKs frozen out of full garbage collections.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import gc
 import logging
@@ -43,6 +44,7 @@ import pulumi
 from google.protobuf import struct_pb2
 from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
+from pulumi.resource_hooks import ResourceHookBinding
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as sdk_resource
 from pulumi.runtime import rpc, settings
@@ -504,6 +506,42 @@ def _cached_type_metadata() -> Iterator[None]:
             setattr(sdk_types, name, _SDK_TYPE_METADATA[name])
 
 
+# Option classes the SDK copies with `copy.copy` in every option merge (two resource-option and
+# two hook-binding copies per merge, one merge per provider resource) and once more per
+# registration. They are plain classes (attributes in `__dict__`; no `__new__`, `__copy__`,
+# `__reduce__`, `__getstate__`, `__setstate__` or slots), so `copy.copy` amounts to a new instance
+# with the same `__dict__`, made here without its pickling-protocol round trip.
+_PLAIN_COPIES: tuple[type, ...] = (pulumi.ResourceOptions, ResourceHookBinding)
+_SDK_COPIES = {cls: cls.__dict__["_copy"] for cls in _PLAIN_COPIES}
+
+
+def _plain_copy(self: Any) -> Any:
+    """What `copy.copy(self)` gives a plain instance; a subclass (which may copy otherwise) gets `copy.copy`,
+    as the SDK's own `_copy` gives it."""
+    cls = type(self)
+    if cls not in _SDK_COPIES:
+        return copy.copy(self)
+    out = object.__new__(cls)
+    out.__dict__.update(self.__dict__)
+    return out
+
+
+@contextlib.contextmanager
+def _plain_option_copies() -> Iterator[None]:
+    """Option copies made directly while a plan runs (the SDK's `_copy` restored afterwards).
+
+    `copy.copy` goes through `__reduce_ex__` and `copyreg` for each of the ~240 option copies of
+    a dev plan (about 2 µs each; a direct copy takes under 1 µs): about 0.3 ms of a 50 ms plan.
+    """
+    for cls in _PLAIN_COPIES:
+        cls._copy = _plain_copy  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        for cls in _PLAIN_COPIES:
+            cls._copy = _SDK_COPIES[cls]  # type: ignore[attr-defined]
+
+
 @contextlib.contextmanager
 def _program_environment(cfg: StackConfig) -> Iterator[None]:
     """cwd and sys.path as the language host sets them; no PULUMI_CONFIG* leaking in."""
@@ -533,7 +571,8 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     asyncio.set_event_loop(loop)
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
-        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata():
+        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata(), \
+                _plain_option_copies():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import enum
 import gc
 import textwrap
@@ -158,6 +159,59 @@ def test_remembered_type_metadata_gives_the_sdks_plan(stack: str, monkeypatch: p
     remembered = _everything(run_plan(cfg))
     monkeypatch.setattr(runner, "_TYPE_METADATA", ())  # the SDK's own functions, worked out afresh each call
     assert _everything(run_plan(cfg)) == remembered
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev"])
+def test_direct_option_copies_give_the_sdks_plan(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_stack_config(Path(__file__).resolve().parents[3], stack)
+    direct = _everything(run_plan(cfg))
+    monkeypatch.setattr(runner, "_PLAIN_COPIES", ())  # the SDK's own `_copy` (copy.copy) throughout
+    assert _everything(run_plan(cfg)) == direct
+
+
+@pytest.mark.parametrize("cls", runner._PLAIN_COPIES)
+def test_copied_option_classes_are_plain(cls: type) -> None:
+    """The direct copy is `copy.copy` only for classes that leave copying to `object`."""
+    protocol = {"__new__", "__copy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__", "__slots__"}
+    assert all(not protocol & set(vars(base)) for base in cls.__mro__ if base is not object)
+    original = cls()
+    original.extra = ["kept by reference"]  # type: ignore[attr-defined]
+    direct, sdk = runner._plain_copy(original), copy.copy(original)
+    assert type(direct) is cls and direct is not original
+    assert vars(direct) == vars(sdk) == vars(original)
+    assert direct.extra is original.extra  # type: ignore[attr-defined]  # shallow, as copy.copy
+    direct.parent = "changed"  # type: ignore[attr-defined]
+    assert getattr(original, "parent", None) != "changed"
+
+
+def test_a_subclass_of_the_options_is_copied_its_own_way() -> None:
+    class Counted(pulumi.ResourceOptions):
+        copies = 0
+
+        def __copy__(self) -> Counted:
+            Counted.copies += 1
+            out = Counted.__new__(Counted)
+            out.__dict__.update(self.__dict__)
+            return out
+
+    assert isinstance(runner._plain_copy(Counted(version="1")), Counted)
+    assert Counted.copies == 1
+
+
+def test_options_are_copied_directly_only_while_a_plan_runs(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class Looking(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            seen.extend(cls._copy for cls in runner._PLAIN_COPIES)  # type: ignore[attr-defined]
+            return super().new_resource(args)
+
+    run_plan(_project(tmp_path, """
+        import pulumi
+        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
+    """), mocks=Looking())
+    assert seen == [runner._plain_copy] * len(runner._PLAIN_COPIES)
+    assert all(cls._copy is fn for cls, fn in runner._SDK_COPIES.items())  # type: ignore[attr-defined]
 
 
 def test_type_metadata_is_remembered_only_while_a_plan_runs(tmp_path: Path) -> None:
