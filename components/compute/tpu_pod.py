@@ -94,18 +94,12 @@ class TpuPod(pulumi.ComponentResource):
             # so finance's team and cost-center split sees the slices; on a queued resource deployed
             # before the labels were added this is a one-time replacement (docs/cloud-fidelity.md row 14).
             self.service_account_email = None
-            qr = QueuedResource(f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
-                                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
-                                                          labels=dict(args.labels)),
-                                opts=child)
+            self._queue(name, args, child)
             number = gcp.organizations.get_project_output(project_id=args.project,
                                                           opts=pulumi.InvokeOutputOptions(parent=self)).number
             gcp.storage.BucketIAMMember(f"{name}-default-sa-bucket", bucket=args.bucket_name,
                                         role="roles/storage.objectUser",
                                         member=number.apply(queued_tpu_service_account), opts=child)
-            ids = node_ids(pod)
-            self.node_names = qr.id.apply(lambda _: ids)
-            self.queue_state = qr.state
             self.register_outputs({"node_names": self.node_names})
             return
 
@@ -122,15 +116,8 @@ class TpuPod(pulumi.ComponentResource):
             # Spot through a queued resource (REST API, components/compute/tpu_queued.py): create returns once
             # the request is queued, so `pulumi up` does not wait for (or fail on) spot capacity the way a
             # TPU VM's create does (review row 14); the queue provisions the node when capacity frees up.
-            qr = QueuedResource(
-                f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
-                body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
-                                          service_account={"email": sa.email, "scope": list(SCOPES)},
-                                          metadata=metadata, labels=dict(args.labels)),
-                opts=child)
-            ids = node_ids(pod)
-            self.node_names = qr.id.apply(lambda _: ids)
-            self.queue_state = qr.state
+            self._queue(name, args, child, service_account={"email": sa.email, "scope": list(SCOPES)},
+                        metadata=metadata)
         else:
             disks: list[dict[str, Any]] = []
             for i, d in enumerate(pod.data_disks):
@@ -153,3 +140,14 @@ class TpuPod(pulumi.ComponentResource):
             self.node_names = vm.name.apply(lambda n: [n])
 
         self.register_outputs({"node_names": self.node_names})
+
+    def _queue(self, name: str, args: TpuPodArgs, child: pulumi.ResourceOptions, **node: Any) -> None:
+        """The pod as one queued resource (every path carries the stack's cost labels in its node spec)."""
+        pod = args.pod
+        qr = QueuedResource(f"{name}-qr", project=args.project, zone=pod.zone, queued_resource_id=pod.name,
+                            body=queued_resource_body(pod, args.project, args.network_id, args.subnet_id,
+                                                      labels=dict(args.labels), **node),
+                            opts=child)
+        ids = node_ids(pod)
+        self.node_names = qr.id.apply(lambda _: ids)
+        self.queue_state = qr.state
