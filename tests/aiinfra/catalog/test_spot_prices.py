@@ -94,3 +94,37 @@ def test_a_row_with_a_spot_price_does_not_say_it_has_none() -> None:
     # A note left from the pass that removed the fractions would tell finance the opposite of the data.
     stale = [(r["name"], r["region"]) for r in _spot_rows() if "no spot price" in str(r.get("note") or "")]
     assert stale == []
+
+
+@pytest.mark.parametrize(("name", "region", "spot", "zones"), [
+    ("c6i.large", "us-east-1", 0.0393, 5), ("c6i.2xlarge", "eu-west-1", 0.2249, 3),
+    ("c6i.4xlarge", "ap-northeast-1", 0.342667, 3), ("m5.2xlarge", "ap-northeast-1", 0.1865, 3),
+    ("inf2.xlarge", "us-east-1", 0.146675, 4), ("inf2.48xlarge", "eu-central-1", 19.01745, 2),
+    ("trn1.2xlarge", "us-east-2", 0.154, 1), ("trn1.32xlarge", "us-east-1", 4.242267, 3),
+    ("trn1n.32xlarge", "us-west-2", 4.2537, 1),
+])
+def test_system_pool_and_neuron_rows_are_priced_from_observed_spot(name: str, region: str, spot: float,
+                                                                   zones: int) -> None:
+    """The c6i/m5 system-pool types and the Inferentia/Trainium types in the added regions are averaged from the
+    snapshot's availability zones (Local Zones such as use1-atl2-az1 left out), like the GPU rows."""
+    quote = hourly_price(name, region, "spot")
+    assert quote.hourly_usd == spot and SNAPSHOT_COMMIT in quote.source
+    assert len(_zone_prices(quote.source)) == zones
+    assert quote.hourly_usd < hourly_price(name, region, "on-demand").hourly_usd
+
+
+@pytest.mark.parametrize(("name", "region", "why"), [
+    ("p5.4xlarge", "us-east-1", None),  # the snapshot lists the type there with an empty SpotPrice in every zone
+    ("g5.48xlarge", "ap-northeast-1", "above on-demand"),
+    ("inf2.8xlarge", "ap-northeast-1", "above on-demand"),
+    ("inf2.8xlarge", "eu-central-1", "above on-demand"),
+    ("p5.4xlarge", "ap-northeast-1", "equal to on-demand"),
+])
+def test_a_snapshot_mean_at_or_above_on_demand_is_not_a_spot_price(name: str, region: str, why: str | None) -> None:
+    """A zone whose spot price sits at the on-demand cap shows no discount: the row keeps no spot price and says why."""
+    with pytest.raises(PriceError, match="has no spot price"):
+        hourly_price(name, region, "spot")
+    row = next(r for r in load_json("prices_aws.json")["instances"] if (r["name"], r["region"]) == (name, region))
+    assert row["spot"] is None and "spot_source" not in row
+    if why:
+        assert why in str(row["note"]) and SNAPSHOT_COMMIT in str(row["note"])
