@@ -81,10 +81,11 @@ def test_new_families_have_their_us_east_1_list_price(name: str, usd: float) -> 
     assert quote.hourly_usd == usd and quote.source.startswith(PRICE_LIST[0]) and quote.as_of == "2026-07-20"
 
 
-def test_a_new_row_without_a_recorded_spot_window_refuses_the_spot_market() -> None:
+def test_a_row_without_an_observed_spot_price_refuses_the_spot_market() -> None:
+    # p5.4xlarge in us-east-1: the snapshot lists the type, but no zone has a SpotPrice.
     with pytest.raises(PriceError) as err:
-        hourly_price("trn1.32xlarge", "us-east-1", "spot")
-    assert str(err.value) == "'trn1.32xlarge' in us-east-1 has no spot price; priced markets: on-demand"
+        hourly_price("p5.4xlarge", "us-east-1", "spot")
+    assert str(err.value) == "'p5.4xlarge' in us-east-1 has no spot price; priced markets: on-demand"
 
 
 def test_p4de_is_priced_where_the_price_list_prices_it_and_needs_a_contract_elsewhere() -> None:
