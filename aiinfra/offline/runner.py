@@ -172,7 +172,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
         """Close the event loops the monitor's threads made: the plan's executor threads end with
         it, and a loop left open is otherwise closed by the garbage collector, at exit if need be,
         after its self-pipe socket may already have gone ('Invalid file descriptor: -1')."""
-        for loop in self._thread_loops:
+        for loop in list(self._thread_loops):  # a copy: list() of a set does not give up the GIL midway
             if not loop.is_running() and not loop.is_closed():
                 loop.close()
         self._thread_loops.clear()
@@ -542,6 +542,43 @@ def _plain_option_copies() -> Iterator[None]:
             cls._copy = _SDK_COPIES[cls]  # type: ignore[attr-defined]
 
 
+_SDK_SERIALIZE_PROPERTIES = rpc.serialize_properties
+_LEAVE_OUT_UNSET = True
+"""Whether a plan hands `rpc.serialize_properties` only the inputs that are set (tests turn it off)."""
+
+
+def _serialize_set_properties(inputs: Any, property_deps: dict[str, list[Any]], *args: Any, **kwargs: Any) -> Any:
+    """`rpc.serialize_properties` of the inputs less the top-level ones that are None.
+
+    A provider resource hands the SDK every input property its class declares, set or not, and
+    every output property as None too: 483 of a dev plan's 656 top-level inputs are None. The SDK
+    serializes each through a coroutine of a dozen type checks to get None back, and leaves the key
+    out of the struct and of the property dependencies ("properties that serialize to None [are
+    treated] as if they don't exist"). Leaving them out first gives the same struct, the same
+    dependencies and the same key order. Only an exact dict is filtered (the SDK reads a subclass
+    by key, in case it redefines `items`); the SDK's coroutine is returned, not wrapped in another.
+    """
+    if type(inputs) is dict:
+        for value in inputs.values():
+            if value is None:
+                inputs = {k: v for k, v in inputs.items() if v is not None}
+                break
+    return _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _set_inputs_only() -> Iterator[None]:
+    """Unset inputs left out before serializing while a plan runs (the SDK's function restored afterwards)."""
+    if not _LEAVE_OUT_UNSET:
+        yield
+        return
+    rpc.serialize_properties = _serialize_set_properties
+    try:
+        yield
+    finally:
+        rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
+
+
 @contextlib.contextmanager
 def _program_environment(cfg: StackConfig) -> Iterator[None]:
     """cwd and sys.path as the language host sets them; no PULUMI_CONFIG* leaking in."""
@@ -572,7 +609,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
         with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata(), \
-                _plain_option_copies():
+                _plain_option_copies(), _set_inputs_only():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:
@@ -587,6 +624,11 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     finally:
         callbacks.release()
         ROOT.set(None)
+        if program_error is not None:
+            # A failed program can leave monitor calls running on the executor's threads (an invoke
+            # nobody awaited); wait for them, as `loop.close()` does not, so that none still adds a
+            # thread loop while they are closed.
+            loop.run_until_complete(loop.shutdown_default_executor())
         asyncio.set_event_loop(None)
         loop.close()  # shuts its executor (the monitor's threads) down
         monitor.close_thread_loops()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import enum
 import gc
@@ -13,7 +14,7 @@ import grpc
 import pulumi
 import pytest
 from pulumi import _types as sdk_types
-from pulumi.output import Unknown
+from pulumi.output import Unknown, _OutputData
 from pulumi.runtime import rpc
 from pulumi.runtime._callbacks import _CallbackServicer
 from pulumi.runtime.sync_await import _sync_await
@@ -238,3 +239,50 @@ def test_remembered_by_identity_not_equality() -> None:
     assert remembered([1]) == 2
     assert remembered([1]) == 3  # an equal but other object: worked out afresh
     assert calls[0] is hint
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev"])
+def test_unset_inputs_left_out_give_the_sdks_plan(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_stack_config(Path(__file__).resolve().parents[3], stack)
+    left_out = _everything(run_plan(cfg))
+    monkeypatch.setattr(runner, "_LEAVE_OUT_UNSET", False)  # the SDK serializes every None itself
+    assert _everything(run_plan(cfg)) == left_out
+
+
+
+def test_unset_inputs_left_out_give_the_sdks_struct_and_dependencies() -> None:
+    upstream: Any = object()  # stands for the resource an Output comes from
+
+    async def serialize_both() -> list[Any]:
+        data: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        data.set_result(_OutputData(resources={upstream}, value="v", is_known=True, is_secret=False))
+        ref: pulumi.Output[str] = object.__new__(pulumi.Output)
+        ref._data = data
+        values = {"first": None, "ref": ref, "mid": None, "plain": "x", "nested": {"k": None, "n": 1}, "last": None}
+        results = []
+        for fn in (runner._serialize_set_properties, runner._SDK_SERIALIZE_PROPERTIES):
+            deps: dict[str, list[Any]] = {}
+            struct = await fn(values, deps)
+            results.append((sorted(struct.keys()), struct, deps))  # a protobuf map keeps no order
+        assert list(values) == ["first", "ref", "mid", "plain", "nested", "last"]  # the caller's dict untouched
+        return results
+
+    ours, sdk = asyncio.run(serialize_both())
+    assert ours == sdk
+    assert ours[0] == ["nested", "plain", "ref"] and ours[2]["ref"] == [upstream]
+
+
+def test_unset_inputs_are_left_out_only_while_a_plan_runs(tmp_path: Path) -> None:
+    seen: list[Any] = []
+
+    class Looking(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+            seen.append(rpc.serialize_properties)
+            return super().new_resource(args)
+
+    run_plan(_project(tmp_path, """
+        import pulumi
+        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y", "unset": None})
+    """), mocks=Looking())
+    assert seen == [runner._serialize_set_properties]
+    assert rpc.serialize_properties is runner._SDK_SERIALIZE_PROPERTIES
