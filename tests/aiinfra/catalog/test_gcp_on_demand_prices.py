@@ -12,7 +12,7 @@ europe-west4 are 0.43 x and 1.3 x: no other family agrees).
 
 The snapshot lists an accelerator-optimized type's GPUs apart from the machine, so a G2/A2/A3 on-demand figure
 is the machine row plus the GPU row of its AcceleratorName and AcceleratorCount; each changed row's `source`
-shows the sum and its `note` the hand-typed figure it replaced. The four us-west4 A2 rows wait (see PENDING).
+shows the sum and its `note` the hand-typed figure it replaced.
 """
 
 from __future__ import annotations
@@ -61,16 +61,6 @@ SNAPSHOT_US_EAST5_US_WEST4 = {
     ("a3-megagpu-8g", "us-west4"): 103.86095,    # 10.65487 + H100-MEGA x8 93.20608
     ("nvidia-tesla-t4", "us-west4"): 0.37,
 }
-PENDING = {
-    # us-west4 rows whose snapshot figure is trusted but not taken yet: with it, spot/on-demand is 0.39998
-    # (Google's us-west4 A2 spot SKUs are 0.4 x on-demand) and the snapshot lists one zone, so
-    # test_gcp_spot_prices.py's round-fraction rule (a ratio near 0.4 must show two or more zone prices) would
-    # refuse the row. They keep the us-central1 price until that rule accepts an observed on-demand figure.
-    ("a2-highgpu-1g", "us-west4"),
-    ("a2-highgpu-2g", "us-west4"),
-    ("a2-highgpu-4g", "us-west4"),
-    ("a2-highgpu-8g", "us-west4"),
-}
 NOT_TAKEN = {
     # (type, region): the snapshot's figure, which is not used (see the module docstring); the row keeps its
     # hand-typed figure until a refresh or Google's page says otherwise.
@@ -110,7 +100,7 @@ def _terms(source: str) -> tuple[list[tuple[str, int, float]], list[str]]:
 
 def test_changed_on_demand_prices_are_the_sum_of_the_snapshot_rows_they_cite() -> None:
     changed = _changed()
-    assert len(changed) == 31
+    assert len(changed) == 44
     for r in changed:
         key = (r["name"], r["region"])
         source = str(r["source"])
@@ -152,8 +142,6 @@ def test_us_east5_and_us_west4_on_demand_prices_are_the_snapshot_figures() -> No
     """Before, every one of these was the us-central1 price; us-west4's differ from it by 5.7% to 12.6%."""
     rows = _rows()
     for key, figure in SNAPSHOT_US_EAST5_US_WEST4.items():
-        if key in PENDING:
-            continue
         row = rows[key]
         # us-east5's N2 and E2 rows keep Google's 6-decimal figures, which the snapshot rounds to 5
         assert float(row["on_demand"]) == pytest.approx(figure, rel=5e-4), key  # type: ignore[arg-type]
@@ -166,7 +154,7 @@ def test_us_east5_and_us_west4_on_demand_prices_are_the_snapshot_figures() -> No
 
 def test_no_us_west4_row_the_snapshot_prices_is_the_us_central1_price_copied() -> None:
     rows = _rows()
-    listed = {k for k in SNAPSHOT_US_EAST5_US_WEST4 if k[1] == "us-west4"} - PENDING
+    listed = {k for k in SNAPSHOT_US_EAST5_US_WEST4 if k[1] == "us-west4"}
     for (name, region), row in rows.items():
         if region == "us-west4" and (name, region) in listed:
             assert row["on_demand"] != rows[(name, "us-central1")]["on_demand"], name
