@@ -219,6 +219,7 @@ class PlanMonitor(pulumi_mocks.MockMonitor):
             # As the stock monitor: a mock may answer no id (None: unset on the wire).
             self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, rid, state)  # type: ignore[arg-type]
             response = resource_pb2.RegisterResourceResponse(urn=urn, id=rid, object=_serialize(state))  # type: ignore[arg-type]
+            _remember_read_back(response.object, state)
             outputs = dict(state)
         self.captured.append(PlannedResource(
             urn=urn,
@@ -339,6 +340,92 @@ def _is_json(value: Any) -> bool:
     if kind is list:
         return all(_is_json(v) for v in value)
     return False
+
+
+class _NotPlainError(Exception):
+    """A value `_read_back` cannot give as the SDK would read it back (not plain JSON, or special)."""
+
+
+def _read_back(value: Any) -> Any:
+    """A plain JSON value as `rpc.deserialize_properties` reads it back from the Struct it serializes to.
+
+    Numbers come back as floats (a Struct holds doubles; `float()` rounds a large int as the
+    conversion to double does), a None in a dict is left out (the SDK drops a key whose value reads
+    back as None), a None in a list stays, bools stay bools. A string that is the unknown sentinel
+    or a dict with the special signature key (secrets, assets, resource references) is read back
+    as something else: `_NotPlainError`, and the SDK reads that Struct itself.
+    """
+    kind = type(value)
+    if kind is str:
+        if value == rpc.UNKNOWN:
+            raise _NotPlainError
+        return value
+    if kind is bool or value is None:
+        return value
+    if kind is int or kind is float:
+        return float(value)
+    if kind is dict:
+        if rpc._special_sig_key in value:
+            raise _NotPlainError
+        out = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlainError
+            read = _read_back(item)
+            if read is not None:
+                out[key] = read
+        return out
+    if kind is list:
+        return [_read_back(item) for item in value]
+    raise _NotPlainError
+
+
+_SDK_DESERIALIZE_PROPERTIES = rpc.deserialize_properties
+_READ_BACK_OUTPUTS = True
+"""Whether a plan hands the SDK its registrations' outputs without their wire round trip (tests turn it off)."""
+_READ_BACK: dict[int, tuple[Any, Any]] = {}
+"""id(response Struct) -> (that Struct, what the SDK reads back from it), while a plan runs."""
+
+
+def _remember_read_back(struct: Any, state: dict[str, Any]) -> None:
+    """On the monitor's thread: what the SDK will read back from a registration's output Struct."""
+    if rpc.deserialize_properties is not _deserialize_read_back:
+        return
+    try:
+        read = _read_back(state)
+    except _NotPlainError:
+        return
+    _READ_BACK[id(struct)] = (struct, read)  # holds the Struct, so its id is not reused meanwhile
+
+
+def _deserialize_read_back(props_struct: Any, keep_unknowns: bool | None = None,
+                           keep_internal: bool | None = True) -> Any:
+    """`rpc.deserialize_properties`, answered from `_READ_BACK` for a registration's output Struct.
+
+    The SDK reads each registration's outputs back from the Struct the monitor answered, a walk
+    through every value of it (the inputs a preview echoes, typed, nested); the monitor built that
+    Struct from a plain dict, so what it reads back is known before it asks (`_read_back`). Each
+    answer is used once (the SDK reads an output Struct once); anything else goes to the SDK.
+    """
+    entry = _READ_BACK.pop(id(props_struct), None)
+    if entry is not None and entry[0] is props_struct and keep_internal is not False:
+        return entry[1]
+    return _SDK_DESERIALIZE_PROPERTIES(props_struct, keep_unknowns, keep_internal)
+
+
+@contextlib.contextmanager
+def _outputs_read_back() -> Iterator[None]:
+    """Registration outputs handed back without their wire round trip while a plan runs (the SDK's
+    function restored and the answers dropped afterwards)."""
+    if not _READ_BACK_OUTPUTS:
+        yield
+        return
+    rpc.deserialize_properties = _deserialize_read_back
+    try:
+        yield
+    finally:
+        rpc.deserialize_properties = _SDK_DESERIALIZE_PROPERTIES
+        _READ_BACK.clear()
 
 
 class _OfflineCallbacks(_CallbackServicer):
@@ -609,7 +696,7 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
         with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata(), \
-                _plain_option_copies(), _set_inputs_only():
+                _plain_option_copies(), _set_inputs_only(), _outputs_read_back():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:
