@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from aiinfra.offline import StackConfig, load_stack_config, run_plan  # noqa: E402
 
-REPEATS = 5
+REPEATS = 11
 
 FLOOR_PROGRAM = '''
 import pulumi
