@@ -295,8 +295,19 @@ def _mock_inputs(wire: dict[str, Any], before: dict[str, Any], after: dict[str, 
 
 
 def _wire_roundtrip(values: dict[str, Any]) -> dict[str, Any]:
-    """`values` serialized as the SDK sends them and read back as the mock monitor reads them."""
-    return rpc.deserialize_properties(_serialize(values)) if values else {}
+    """`values` serialized as the SDK sends them and read back as the mock monitor reads them.
+
+    Plain JSON values (the tag transform's tags) are read back directly (`_read_back`), without
+    building a Struct and walking it: the same values; a nested dict's keys keep the transform's
+    order rather than the protobuf map's (only the mocks see these; the plan's inputs and exports
+    are the same, order included).
+    """
+    if not values:
+        return {}
+    try:
+        return _read_back(values)  # type: ignore[no-any-return]
+    except _NotPlainError:
+        return rpc.deserialize_properties(_serialize(values))  # type: ignore[no-any-return]
 
 
 def _serialize(values: dict[str, Any]) -> Any:

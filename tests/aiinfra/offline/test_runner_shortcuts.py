@@ -345,3 +345,20 @@ def test_outputs_are_read_back_only_while_a_plan_runs(tmp_path: Path) -> None:
     assert seen == [runner._deserialize_read_back]
     assert rpc.deserialize_properties is runner._SDK_DESERIALIZE_PROPERTIES and not runner._READ_BACK
     assert plan.exports == {"n": 2, "x": "y"}
+
+
+@pytest.mark.parametrize("values", [
+    {"tags": {"Name": "x", "team": "t", "n": 3, "gone": None}, "count": 3, "list": [1, None, {"a": None}]},
+    {"tagSpecifications": [{"resourceType": "instance", "tags": {"a": "b"}}], "flag": False},
+    {"u": rpc.UNKNOWN, "plain": "x"},  # read back through the SDK: the sentinel becomes Unknown
+    {"secret": {rpc._special_sig_key: rpc._special_secret_sig, "value": "v"}},
+])
+def test_wire_roundtrip_is_the_sdks(values: dict[str, Any]) -> None:
+    def kinds(value: Any) -> Any:  # Unknowns compare by identity; floats stay floats, bools bools
+        if isinstance(value, dict):
+            return {k: kinds(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [kinds(v) for v in value]
+        return "unknown" if isinstance(value, Unknown) else (type(value).__name__, value)
+
+    assert kinds(runner._wire_roundtrip(values)) == kinds(rpc.deserialize_properties(_serialize(values)))
