@@ -43,7 +43,7 @@ from typing import Any
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi import _types as sdk_types
-from pulumi.output import _OutputData
+from pulumi.output import Unknown, _OutputData
 from pulumi.resource_hooks import ResourceHookBinding
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import resource as sdk_resource
@@ -135,6 +135,11 @@ def engine_urn(stack: str, project: str, parent_urn: str, type_: str, name: str)
 
 def _plain(value: Any) -> Any:
     """Inputs as JSON: secrets masked, unknowns named, resource references as URNs."""
+    kind = type(value)  # the common exact types first (str enums and other subclasses take the checks below)
+    if kind is str or kind is bool or kind is int or value is None:
+        return value
+    if kind is float:
+        return int(value) if value.is_integer() else value  # protobuf Structs carry every number as a double
     if isinstance(value, dict):
         if value.get(rpc._special_sig_key) == _SECRET_SIG:
             return "[secret]"
@@ -147,8 +152,8 @@ def _plain(value: Any) -> Any:
         return int(value)  # protobuf Structs carry every number as a double
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
-    if value is rpc.UNKNOWN or str(value) == rpc.UNKNOWN:
-        return "[unknown]"
+    if isinstance(value, Unknown) or str(value) == rpc.UNKNOWN:
+        return "[unknown]"  # an Unknown printed as '<pulumi.output.Unknown object at 0x...>' before
     return str(value)
 
 

@@ -362,3 +362,18 @@ def test_wire_roundtrip_is_the_sdks(values: dict[str, Any]) -> None:
         return "unknown" if isinstance(value, Unknown) else (type(value).__name__, value)
 
     assert kinds(runner._wire_roundtrip(values)) == kinds(rpc.deserialize_properties(_serialize(values)))
+
+
+def test_plain_keeps_its_meaning_for_every_kind_of_value() -> None:
+    class Named(pulumi.CustomResource):
+        def __init__(self) -> None:  # not registered: only its name is read
+            self._name = "bucket"
+
+    value = {"s": "x", "b": True, "i": 3, "n": None, "f": 2.0, "g": 2.5, "inf": float("inf"), "enum": _Colour.RED,
+             "t": ("a", 1.0), "secret": {rpc._special_sig_key: rpc._special_secret_sig, "value": "v"},
+             "u": Unknown(), "sentinel": rpc.UNKNOWN, "r": Named(), "other": Path("p")}
+    plain = runner._plain(value)
+    assert plain == {"s": "x", "b": True, "i": 3, "n": None, "f": 2, "g": 2.5, "inf": float("inf"),
+                     "enum": _Colour.RED, "t": ["a", 1], "secret": "[secret]", "u": "[unknown]",
+                     "sentinel": rpc.UNKNOWN, "r": "bucket", "other": "p"}
+    assert type(plain["f"]) is int and type(plain["b"]) is bool and type(plain["enum"]) is _Colour
