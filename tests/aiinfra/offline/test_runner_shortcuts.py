@@ -199,35 +199,30 @@ def test_a_subclass_of_the_options_is_copied_its_own_way() -> None:
     assert Counted.copies == 1
 
 
-def test_options_are_copied_directly_only_while_a_plan_runs(tmp_path: Path) -> None:
+def _seen_while_a_plan_runs(tmp_path: Path, look: Any, program: str = """
+    import pulumi
+    pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
+""") -> tuple[list[Any], Any]:
+    """What `look()` returns while the mocks answer each registration of a tiny program, and its plan."""
     seen: list[Any] = []
 
     class Looking(PlanMocks):
         def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            seen.extend(cls._copy for cls in runner._PLAIN_COPIES)  # type: ignore[attr-defined]
+            seen.append(look())
             return super().new_resource(args)
 
-    run_plan(_project(tmp_path, """
-        import pulumi
-        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
-    """), mocks=Looking())
-    assert seen == [runner._plain_copy] * len(runner._PLAIN_COPIES)
+    return seen, run_plan(_project(tmp_path, program), mocks=Looking())
+
+
+def test_options_are_copied_directly_only_while_a_plan_runs(tmp_path: Path) -> None:
+    seen, _ = _seen_while_a_plan_runs(tmp_path, lambda: [cls._copy for cls in runner._PLAIN_COPIES])
+    assert seen == [[runner._plain_copy] * len(runner._PLAIN_COPIES)]
     assert all(cls._copy is fn for cls, fn in runner._SDK_COPIES.items())  # type: ignore[attr-defined]
 
 
 def test_type_metadata_is_remembered_only_while_a_plan_runs(tmp_path: Path) -> None:
-    seen: list[Any] = []
-
-    class Looking(PlanMocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            seen.extend(getattr(sdk_types, name) for name in runner._TYPE_METADATA)
-            return super().new_resource(args)
-
-    run_plan(_project(tmp_path, """
-        import pulumi
-        pulumi.CustomResource("bench:index:Thing", "t", {"x": "y"})
-    """), mocks=Looking())
-    assert seen == [runner._REMEMBERED_TYPE_METADATA[name] for name in runner._TYPE_METADATA]
+    seen, _ = _seen_while_a_plan_runs(tmp_path, lambda: [getattr(sdk_types, n) for n in runner._TYPE_METADATA])
+    assert seen == [[runner._REMEMBERED_TYPE_METADATA[name] for name in runner._TYPE_METADATA]]
     assert all(getattr(sdk_types, name) is fn for name, fn in runner._SDK_TYPE_METADATA.items())
 
 
@@ -273,17 +268,10 @@ def test_unset_inputs_left_out_give_the_sdks_struct_and_dependencies() -> None:
 
 
 def test_unset_inputs_are_left_out_only_while_a_plan_runs(tmp_path: Path) -> None:
-    seen: list[Any] = []
-
-    class Looking(PlanMocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            seen.append(rpc.serialize_properties)
-            return super().new_resource(args)
-
-    run_plan(_project(tmp_path, """
+    seen, _ = _seen_while_a_plan_runs(tmp_path, lambda: rpc.serialize_properties, """
         import pulumi
         pulumi.CustomResource("bench:index:Thing", "t", {"x": "y", "unset": None})
-    """), mocks=Looking())
+    """)
     assert seen == [runner._serialize_set_properties]
     assert rpc.serialize_properties is runner._SDK_SERIALIZE_PROPERTIES
 
@@ -329,19 +317,12 @@ def test_values_read_back_otherwise_are_left_to_the_sdk(state: dict[str, Any]) -
 
 
 def test_outputs_are_read_back_only_while_a_plan_runs(tmp_path: Path) -> None:
-    seen: list[Any] = []
-
-    class Looking(PlanMocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-            seen.append(rpc.deserialize_properties)
-            return super().new_resource(args)
-
-    plan = run_plan(_project(tmp_path, """
+    seen, plan = _seen_while_a_plan_runs(tmp_path, lambda: rpc.deserialize_properties, """
         import pulumi
         t = pulumi.CustomResource("bench:index:Thing", "t", {"x": "y", "n": 2})
         pulumi.export("n", t.n)
         pulumi.export("x", t.x)
-    """), mocks=Looking())
+    """)
     assert seen == [runner._deserialize_read_back]
     assert rpc.deserialize_properties is runner._SDK_DESERIALIZE_PROPERTIES and not runner._READ_BACK
     assert plan.exports == {"n": 2, "x": "y"}
