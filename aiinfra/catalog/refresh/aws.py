@@ -24,14 +24,17 @@ from typing import Any
 from aiinfra.catalog.refresh.model import Found, RefreshError, RefreshReport, merge_rows
 
 __all__ = [
+    "UNIT_RULES",
     "OfferItem",
     "SpotMean",
+    "UnitRule",
     "instance_prices",
     "items_from_get_products",
     "items_from_offer_file",
     "refresh_aws",
     "spot_means",
     "unit_prices",
+    "unit_queries",
 ]
 
 OFFER_URL = "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/{service}/current/{region}/index.json"
@@ -42,8 +45,11 @@ SPOT_FLOOR = 0.05
 
 # Units this refresh derives, and how each is recognised in an offer (service, product family,
 # attribute tests, as Infracost's price filters recognise them). `usagetype` carries a region
-# prefix (`USE2-`), which some services omit in us-east-1.
-_PREFIX = r"(?:[A-Z]{2,4}\d?-)?"
+# prefix (`USE2-`, `APN1-`, `EU-` for eu-west-1), which some services omit in us-east-1. The prefix
+# is three letters and a digit, or `EU-` (Infracost's `^([A-Z]{3}\d-|Global-|EU-)?LoadBalancerUsage$`,
+# internal/resources/aws/lb.go): a looser `[A-Z]{2,4}-` would read the ALB trust-store line
+# `TS-LoadBalancerUsage` (us-east-1, no region prefix) as a load-balancer hour.
+_PREFIX = r"(?:[A-Z]{3}\d-|EU-)?"
 
 
 @dataclass(frozen=True)
@@ -58,10 +64,16 @@ class OfferItem:
 
     @property
     def region(self) -> str:
-        return self.attributes.get("regionCode", "")
+        # AWSDataTransfer products name their region `fromRegionCode` (no `regionCode`).
+        return self.attributes.get("regionCode") or self.attributes.get("fromRegionCode", "")
 
     def first_tier_usd(self) -> float | None:
         """The USD price of the first tier (beginRange 0), or of the only dimension."""
+        tier = self.first_tier()
+        return None if tier is None else tier[0]
+
+    def first_tier(self, paid: bool = False) -> tuple[float, str] | None:
+        """(USD, Price List unit) of the first priced tier, by beginRange; `paid`: the first above $0."""
         dims = sorted(self.dimensions, key=lambda d: float(d.get("beginRange", "0") or 0))
         for dim in dims:
             usd = dim.get("pricePerUnit", {}).get("USD")
@@ -72,7 +84,9 @@ class OfferItem:
             except ValueError:
                 raise RefreshError(f"{self.service} price {usd!r} is not a number "
                                    f"({self.attributes.get('usagetype', '?')})") from None
-            return value
+            if paid and value <= 0:
+                continue
+            return value, str(dim.get("unit", ""))
         return None
 
 
@@ -152,6 +166,14 @@ def _ut(pattern: str) -> Callable[[OfferItem], bool]:
     return lambda item: bool(rx.fullmatch(item.attributes.get("usagetype", "")))
 
 
+def _attrs(**wanted: str) -> Callable[[OfferItem], bool]:
+    return lambda item: all(item.attributes.get(k) == v for k, v in wanted.items())
+
+
+def _all(*tests: Callable[[OfferItem], bool]) -> Callable[[OfferItem], bool]:
+    return lambda item: all(test(item) for test in tests)
+
+
 def _fsx(throughput: int) -> Callable[[OfferItem], bool]:
     def match(item: OfferItem) -> bool:
         a = item.attributes
@@ -160,41 +182,183 @@ def _fsx(throughput: int) -> Callable[[OfferItem], bool]:
     return match
 
 
-# key -> (service, product family, matcher, unit the catalog row states)
-UNIT_RULES: dict[str, tuple[str, str, Callable[[OfferItem], bool], str]] = {
-    "efs.standard": ("AmazonEFS", "Storage", _ut(r"TimedStorage-ByteHrs"), "GB-month"),
-    "efs.infrequent_access": ("AmazonEFS", "Storage", _ut(r"IATimedStorage-ByteHrs"), "GB-month"),
-    "efs.provisioned_throughput": ("AmazonEFS", "Provisioned Throughput", _ut(r"ProvisionedTP-MiBpsHrs"),
-                                   "MiBps-month"),
-    **{f"fsx.lustre.persistent_2.{t}": ("AmazonFSx", "Storage", _fsx(t), "GB-month") for t in (125, 250, 500, 1000)},
-    "s3.standard": ("AmazonS3", "Storage",
-                    lambda i: i.attributes.get("volumeType") == "Standard" and _ut(r"TimedStorage-ByteHrs")(i),
-                    "GB-month"),
-    "ebs.gp3": ("AmazonEC2", "Storage", _ut(r"EBS:VolumeUsage\.gp3"), "GB-month"),
-    "nat.hour": ("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Hours"), "hour"),
-    "nat.gb": ("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Bytes"), "GB processed"),
-    "eks.control_plane": ("AmazonEKS", "Compute", _ut(r"AmazonEKS-Hours:perCluster"), "hour"),
-    "kms.key": ("awskms", "Encryption Key", _ut(r"KMS-Keys"), "key-month"),
-    "cloudwatch.logs.ingest": ("AmazonCloudWatch", "Data Payload", _ut(r"DataProcessing-Bytes"), "GB"),
+@dataclass(frozen=True)
+class UnitRule:
+    """How one catalog unit key is recognised in an offer, and how its price is read."""
+
+    service: str
+    family: str | None
+    """productFamily; None where no source read shows the product's family (the other tests pin it)."""
+    match: Callable[[OfferItem], bool]
+    unit: str
+    """The unit the catalog row states; `_UNIT_FACTORS[unit]` converts the Price List's unit to it."""
+    first_paid: bool = False
+    """Take the first tier priced above $0 (the Price List puts a free tier first)."""
+    plus: str = ""
+    """A key whose price in the same region is added: the list prices a surcharge apart from the base rate."""
+
+
+# The one place a Price List unit becomes the catalog's unit: catalog unit -> {Price List unit, any case:
+# factor}, catalog USD = list USD x factor. Every rule's price goes through it, so a matched product in a
+# unit not listed for its key stops the refresh instead of landing in the catalog in the wrong unit.
+_UNIT_FACTORS: dict[str, dict[str, float]] = {
+    "GB-month": {"gb-mo": 1.0},
+    "GB": {"gb": 1.0},
+    "GB processed": {"gb": 1.0},
+    "GB transferred": {"gb": 1.0},
+    "hour": {"hrs": 1.0, "hours": 1.0},  # EC2/ELB/VPC say Hrs, EKS says Hours
+    "hour per AZ": {"hrs": 1.0},  # an interface endpoint is billed per endpoint ENI, one per AZ
+    "LCU-hour": {"lcu-hrs": 1.0},
+    "NLCU-hour": {"lcu-hrs": 1.0, "nlcu-hrs": 1.0},
+    "key-month": {"keys": 1.0},
+    # EFS provisioned throughput is listed per MiBps-month (ProvisionedTP-MiBpsHrs, unit MiBps-Mo): as is.
+    "MiBps-month": {"mibps-mo": 1.0},
+    # gp3 throughput is listed per GiBps-month ($40.96 in us-east-1); the catalog's is per MiBps-month
+    # ($0.04): 1 GiBps = 1024 MiBps (Infracost's ebs_volume.go filters the price on unit GiBps-mo and
+    # multiplies by 1/1024).
+    "MiBps-month above 125": {"gibps-mo": 1 / 1024, "mibps-mo": 1.0},
+    "IOPS-month above 3000": {"iops-mo": 1.0},
+    # S3 requests are listed per request ($0.000005); the catalog's unit is 1000 requests ($0.005).
+    "1000 requests": {"requests": 1000.0},
+}
+
+_ELB_REGION = _attrs(locationType="AWS Region")  # not Outposts or Local Zones
+
+# key -> how the Price List prices it. Sources: Infracost's AWS resources (repo infracost/infracost,
+# internal/resources/aws/*.go, read at 95ba4f49a7ab, 2026-08-21), whose ProductFilters are these Price
+# List filters; where Infracost has none, the AWS documentation or a recorded GetProducts answer named.
+UNIT_RULES: dict[str, UnitRule] = {
+    "efs.standard": UnitRule("AmazonEFS", "Storage", _ut(r"TimedStorage-ByteHrs"), "GB-month"),
+    "efs.infrequent_access": UnitRule("AmazonEFS", "Storage", _ut(r"IATimedStorage-ByteHrs"), "GB-month"),
+    "efs.provisioned_throughput": UnitRule("AmazonEFS", "Provisioned Throughput", _ut(r"ProvisionedTP-MiBpsHrs"),
+                                           "MiBps-month"),
+    # Elastic throughput: `<region>-ETDataAccess-Bytes`, one product per accessType (Read, Write). Usage type
+    # from the AWS EFS User Guide, "Understanding billing and usage reports for Amazon EFS"; accessType as
+    # Infracost's efs_file_system.go reads the IA access lines (`accessType` Read/Write). Infracost has no
+    # elastic-throughput filter and no source read gives these products' productFamily, so it is not tested.
+    "efs.elastic_read": UnitRule("AmazonEFS", None, _all(_ut(r"ETDataAccess-Bytes"), _attrs(accessType="Read")),
+                                 "GB transferred"),
+    "efs.elastic_write": UnitRule("AmazonEFS", None, _all(_ut(r"ETDataAccess-Bytes"), _attrs(accessType="Write")),
+                                  "GB transferred"),
+    **{f"fsx.lustre.persistent_2.{t}": UnitRule("AmazonFSx", "Storage", _fsx(t), "GB-month")
+       for t in (125, 250, 500, 1000)},
+    # SCRATCH_2 SSD storage is `<region>-Storage` (no `.SSD.<throughput>` suffix, which the PERSISTENT_1/2
+    # tiers carry), operation CreateFileSystem:Lustre: the AmazonFSx us-west-2 offer as quoted in a public
+    # repository (code index id 67545397717: USW2-Storage $0.14). Infracost has no FSx for Lustre resource.
+    "fsx.lustre.scratch_2": UnitRule("AmazonFSx", "Storage", _all(_attrs(fileSystemType="Lustre"), _ut(r"Storage")),
+                                     "GB-month"),
+    "s3.standard": UnitRule("AmazonS3", "Storage", _all(_attrs(volumeType="Standard"), _ut(r"TimedStorage-ByteHrs")),
+                            "GB-month"),
+    # PUT, COPY, POST, LIST: usagetype Requests-Tier1 (s3_standard_storage_class.go, 1k-request unit
+    # multiplier in s3_storage_class_helpers.go); group S3-API-Tier1 pins S3 Standard's line (GET is Tier2).
+    "s3.put_requests": UnitRule("AmazonS3", "API Request",
+                                _all(_attrs(group="S3-API-Tier1"), _ut(r"Requests-Tier1")), "1000 requests"),
+    "ebs.gp3": UnitRule("AmazonEC2", "Storage", _ut(r"EBS:VolumeUsage\.gp3"), "GB-month"),
+    # ebs_volume.go provisionedIOPSCostComponent: System Operation, volumeApiName gp3, VolumeP-IOPS.gp3.
+    "ebs.gp3.iops": UnitRule("AmazonEC2", "System Operation",
+                             _all(_attrs(volumeApiName="gp3"), _ut(r"EBS:VolumeP-IOPS\.gp3")), "IOPS-month above 3000"),
+    # ebs_volume.go provisionedThroughputCostComponent: Provisioned Throughput, volumeApiName gp3,
+    # VolumeP-Throughput.gp3, unit GiBps-mo (converted in _UNIT_FACTORS).
+    "ebs.gp3.throughput": UnitRule("AmazonEC2", "Provisioned Throughput",
+                                   _all(_attrs(volumeApiName="gp3"), _ut(r"EBS:VolumeP-Throughput\.gp3")),
+                                   "MiBps-month above 125"),
+    "nat.hour": UnitRule("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Hours"), "hour"),
+    "nat.gb": UnitRule("AmazonEC2", "NAT Gateway", _ut(r"NatGateway-Bytes"), "GB processed"),
+    "eks.control_plane": UnitRule("AmazonEKS", "Compute", _ut(r"AmazonEKS-Hours:perCluster"), "hour"),
+    # The list prices extended support as a surcharge, `AmazonEKS-Hours:extendedSupport` ($0.50/h, operation
+    # ExtendedSupport), billed on top of perCluster ($0.10/h); the catalog's row is the whole rate ($0.60,
+    # AWS's "total of $0.60 per cluster per hour"; eks_cluster.go hard-codes that $0.60 total), so the
+    # perCluster price is added. Usage type: the AmazonEKS offer as read in public repositories (code index).
+    "eks.control_plane.extended_support": UnitRule("AmazonEKS", "Compute", _ut(r"AmazonEKS-Hours:extendedSupport"),
+                                                   "hour", plus="eks.control_plane"),
+    "kms.key": UnitRule("awskms", "Encryption Key", _ut(r"KMS-Keys"), "key-month"),
+    "cloudwatch.logs.ingest": UnitRule("AmazonCloudWatch", "Data Payload", _ut(r"DataProcessing-Bytes"), "GB"),
+    # backup_vault.go: AWSBackup, AWS Backup Storage, usagetype WarmStorage-ByteHrs-EFS$.
+    "backup.efs_warm": UnitRule("AWSBackup", "AWS Backup Storage", _ut(r"WarmStorage-ByteHrs-EFS"), "GB-month"),
+    # ecr_repository.go: AmazonECR, EC2 Container Registry, usagetype TimedStorage-ByteHrs (Infracost added the
+    # usagetype in 948b22f because the family alone matched a second product).
+    "ecr.storage": UnitRule("AmazonECR", "EC2 Container Registry", _ut(r"TimedStorage-ByteHrs"), "GB-month"),
+    # lb.go: AWSELB, Load Balancer-Application / -Network, locationType AWS Region,
+    # `^([A-Z]{3}\d-|Global-|EU-)?LoadBalancerUsage$` and `...LCUUsage` (the NLB's NLCU is its LCUUsage line).
+    "elb.application.hour": UnitRule("AWSELB", "Load Balancer-Application",
+                                     _all(_ELB_REGION, _ut(r"LoadBalancerUsage")), "hour"),
+    "elb.application.lcu": UnitRule("AWSELB", "Load Balancer-Application", _all(_ELB_REGION, _ut(r"LCUUsage")),
+                                    "LCU-hour"),
+    "elb.network.hour": UnitRule("AWSELB", "Load Balancer-Network", _all(_ELB_REGION, _ut(r"LoadBalancerUsage")),
+                                 "hour"),
+    "elb.network.nlcu": UnitRule("AWSELB", "Load Balancer-Network", _all(_ELB_REGION, _ut(r"LCUUsage")),
+                                 "NLCU-hour"),
+    # elb.go: AWSELB, Load Balancer (Classic), LoadBalancerUsage (locationType AWS Region) and DataProcessing-Bytes.
+    "elb.classic.hour": UnitRule("AWSELB", "Load Balancer", _all(_ELB_REGION, _ut(r"LoadBalancerUsage")), "hour"),
+    "elb.classic.gb": UnitRule("AWSELB", "Load Balancer", _ut(r"DataProcessing-Bytes"), "GB processed"),
+    # vpc_endpoint.go: AmazonVPC, VpcEndpoint, VpcEndpoint-Hours (interface; GWLBE-Hours is the Gateway LB one).
+    "vpc.interface_endpoint": UnitRule("AmazonVPC", "VpcEndpoint", _ut(r"VpcEndpoint-Hours"), "hour per AZ"),
+    # Infracost's eip.go still prices the EC2 `ElasticIP:IdleAddress` line; every public IPv4 address is billed
+    # under AmazonVPC since Feb 2024. A recorded GetProducts answer (AmazonVPC, ap-south-1, published
+    # 2024-07-09; code index id 68297251872) shows `group` VPCPublicIPv4Address, usagetype
+    # `<region>-PublicIPv4:InUseAddress`, unit Hrs, $0.005, and no productFamily, so the family is not tested.
+    "vpc.public_ipv4": UnitRule("AmazonVPC", None,
+                                _all(_attrs(group="VPCPublicIPv4Address"), _ut(r"PublicIPv4:InUseAddress")), "hour"),
+    # data_transfer.go: AWSDataTransfer, Data Transfer, transferType "AWS Outbound" (+ fromLocation and the
+    # region's usagetype prefix); toLocation External and usagetype DataTransfer-Out-Bytes as in GetProducts
+    # filters read in public repositories. Tiered: the catalog's figure is the first paid tier (first 10 TB).
+    "egress.internet": UnitRule("AWSDataTransfer", "Data Transfer",
+                                _all(_attrs(transferType="AWS Outbound", toLocation="External"),
+                                     _ut(r"DataTransfer-Out-Bytes")),
+                                "GB", first_paid=True),
 }
 
 
+def _catalog_usd(key: str, rule: UnitRule, usd: float, list_unit: str, item: OfferItem) -> float:
+    factors = _UNIT_FACTORS.get(rule.unit, {})
+    factor = factors.get(list_unit.casefold())
+    if factor is None:
+        raise RefreshError(f"{item.service} prices {key} in {item.region} per {list_unit!r} "
+                           f"({item.attributes.get('usagetype', '?')}); the catalog's unit is {rule.unit!r} and "
+                           f"the refresh converts only from {sorted(factors) or 'nothing'}")
+    return round(usd * factor, 10)
+
+
 def unit_prices(items: Iterable[OfferItem]) -> dict[tuple[str, str], tuple[float, str, str]]:
-    """(unit key, region) -> (USD, service, publication) for every rule in `UNIT_RULES` that matches."""
+    """(unit key, region) -> (USD in the catalog's unit, service, publication) for every rule that matches."""
     out: dict[tuple[str, str], tuple[float, str, str]] = {}
     for item in items:
-        for key, (service, family, match, _unit) in UNIT_RULES.items():
-            if item.service != service or item.product_family != family or not match(item):
+        for key, rule in UNIT_RULES.items():
+            if item.service != rule.service or not rule.match(item):
                 continue
-            usd = item.first_tier_usd()
-            if usd is None:
+            if rule.family is not None and item.product_family != rule.family:
                 continue
+            tier = item.first_tier(paid=rule.first_paid)
+            if tier is None:
+                continue
+            usd = _catalog_usd(key, rule, *tier, item)
             ident = (key, item.region)
             if ident in out and out[ident][0] != usd:
-                raise RefreshError(f"{service} offer has two prices for {key} in {item.region} "
+                raise RefreshError(f"{rule.service} offer has two prices for {key} in {item.region} "
                                    f"({out[ident][0]} and {usd}); the matching rule is too loose")
-            out[ident] = (usd, service, item.publication)
+            out[ident] = (usd, rule.service, item.publication)
+    for (key, region), (usd, service, publication) in list(out.items()):
+        plus = UNIT_RULES[key].plus
+        if not plus:
+            continue
+        base = out.get((plus, region))
+        if base is None:
+            del out[(key, region)]  # the surcharge alone is not the catalog's rate
+        else:
+            out[(key, region)] = (round(usd + base[0], 10), service, publication)
     return out
+
+
+def unit_queries() -> list[tuple[str, list[dict[str, str]]]]:
+    """(service, filters) of the pricing:GetProducts reads that return every product UNIT_RULES looks at.
+
+    One per service and product family (no family filter where a rule does not test the family);
+    `fetch_get_products` adds the region filter.
+    """
+    pairs = {(rule.service, rule.family or "") for rule in UNIT_RULES.values()}
+    families = {s for s, f in pairs if not f}
+    return [(service, [{"Type": "TERM_MATCH", "Field": "productFamily", "Value": family}] if family else [])
+            for service, family in sorted(pairs) if family == "" or service not in families]
 
 
 # ----------------------------------------------------------------------------------------
@@ -279,8 +443,12 @@ def fetch_spot_history(ec2: Any, instance_types: list[str], start: datetime, end
 
 def fetch_get_products(pricing: Any, service: str, region: str,
                        filters: list[dict[str, str]] | None = None) -> list[dict[str, Any]]:
-    """`pricing:GetProducts` pages for one service in one region (the Price List API lives in us-east-1)."""
-    flt = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}, *(filters or [])]
+    """`pricing:GetProducts` pages for one service in one region (the Price List API lives in us-east-1).
+
+    AWSDataTransfer products carry the region as `fromRegionCode` (they have no `regionCode`).
+    """
+    field = "fromRegionCode" if service == "AWSDataTransfer" else "regionCode"
+    flt = [{"Type": "TERM_MATCH", "Field": field, "Value": region}, *(filters or [])]
     paginator = pricing.get_paginator("get_products")
     return list(paginator.paginate(ServiceCode=service, Filters=flt, FormatVersion="aws_v1"))
 
@@ -332,7 +500,7 @@ def refresh_aws(doc: Mapping[str, Any], items: Iterable[OfferItem], as_of: str, 
                    for ident, (usd, service, publication) in unit_prices(items).items()}
     unit_keys = sorted({str(r["key"]) for r in doc["units"]} & set(UNIT_RULES))
     units = merge_rows(report, "units", list(doc["units"]), "key", units_found,
-                       lambda ident: {"usd": None, "unit": UNIT_RULES[ident[0]][3], "source": "", "as_of": ""},
+                       lambda ident: {"usd": None, "unit": UNIT_RULES[ident[0]].unit, "source": "", "as_of": ""},
                        [(k, r) for k in unit_keys for r in all_regions])
     report.not_found = [nf for nf in report.not_found if nf[0] != "units" or nf[1] in UNIT_RULES]
     report.no_rule = sorted({str(r["key"]) for r in doc["units"]} - set(UNIT_RULES))

@@ -226,3 +226,146 @@ def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Pa
     assert ("instances", "g5.xlarge", "us-east-2") in report.added_rows
     # moto's synthetic spot history reached the guard for every region it answered
     assert any(i.startswith("spot g5.xlarge us-east-1: mean $1e-05") for i in report.ignored)
+
+
+# ----------------------------------------------------------------------------------------
+# Every unit key the catalog holds (aws_getproducts_units_excerpt.json: the catalog's own us-east-1
+# figures written in the Price List's format and units, plus near-lookalikes; see its "note")
+# ----------------------------------------------------------------------------------------
+
+UNITS = DATA / "aws_getproducts_units_excerpt.json"
+CATALOG = Path(refresh_aws.__file__).resolve().parents[1] / "data" / "prices_aws.json"
+
+NEW_KEYS = {
+    ("backup.efs_warm", "ap-northeast-1"): 0.05,
+    ("ebs.gp3.iops", "ap-northeast-1"): 0.005,
+    ("ebs.gp3.throughput", "ap-northeast-1"): 0.04,  # $40.96 per GiBps-mo / 1024
+    ("ecr.storage", "ap-northeast-1"): 0.10,
+    ("efs.elastic_read", "ap-northeast-1"): 0.03,
+    ("efs.elastic_write", "ap-northeast-1"): 0.06,
+    ("egress.internet", "ap-northeast-1"): 0.09,  # the first paid tier, after the free one
+    ("egress.internet", "us-east-1"): 0.09,  # us-east-1: DataTransfer-Out-Bytes without a region prefix
+    ("eks.control_plane.extended_support", "ap-northeast-1"): 0.60,  # $0.50 surcharge + $0.10 perCluster
+    ("elb.application.hour", "us-east-2"): 0.0225,
+    ("elb.application.lcu", "us-east-2"): 0.008,
+    ("elb.classic.gb", "us-east-2"): 0.008,
+    ("elb.classic.hour", "us-east-2"): 0.025,
+    ("elb.network.hour", "us-east-2"): 0.0225,
+    ("elb.network.nlcu", "us-east-2"): 0.006,
+    ("fsx.lustre.scratch_2", "ap-northeast-1"): 0.14,
+    ("s3.put_requests", "us-east-2"): 0.005,  # $0.000005 per request x 1000
+    ("vpc.interface_endpoint", "us-east-2"): 0.01,
+    ("vpc.public_ipv4", "ap-northeast-1"): 0.005,
+}
+
+
+def unit_items() -> tuple[list[refresh_aws.OfferItem], list[refresh_aws.OfferItem]]:
+    """(the products each key is priced from, the lookalikes) of the units excerpt."""
+    doc = load(UNITS)
+    look = set(doc["lookalikes"])
+    pairs = list(zip(doc["PriceList"], refresh_aws.items_from_get_products([doc]), strict=True))
+    return ([i for e, i in pairs if json.loads(e)["product"]["sku"] not in look],
+            [i for e, i in pairs if json.loads(e)["product"]["sku"] in look])
+
+
+def test_every_unit_key_of_the_catalog_has_a_rule_in_the_catalogs_unit() -> None:
+    units = load(CATALOG)["units"]
+    assert {str(r["key"]) for r in units} - set(refresh_aws.UNIT_RULES) == set()
+    for row in units:
+        rule = refresh_aws.UNIT_RULES[row["key"]]
+        assert rule.unit == row["unit"], row
+        assert rule.unit in refresh_aws._UNIT_FACTORS, row
+        assert not rule.plus or not refresh_aws.UNIT_RULES[rule.plus].plus
+
+
+def test_each_new_key_is_priced_from_the_list_in_the_catalogs_unit() -> None:
+    wanted, _ = unit_items()
+    units = {k: v[0] for k, v in refresh_aws.unit_prices(wanted).items()}
+    assert units == {**NEW_KEYS, ("eks.control_plane", "ap-northeast-1"): 0.10}
+    # the excerpt's prices are the catalog's us-east-1 figures in the list's units: converted, they are equal
+    us_east_1 = {r["key"]: r["usd"] for r in load(CATALOG)["units"] if r["region"] == "us-east-1"}
+    for (key, _region), usd in units.items():
+        assert usd == pytest.approx(us_east_1[key], rel=1e-12), key
+
+
+def test_lookalikes_are_not_taken() -> None:
+    wanted, lookalikes = unit_items()
+    assert len(lookalikes) >= 10
+    for item in lookalikes:
+        taken = [key for key, rule in refresh_aws.UNIT_RULES.items()
+                 if item.service == rule.service and rule.family in (None, item.product_family) and rule.match(item)]
+        assert taken == [], (item.attributes["usagetype"], taken)
+    assert refresh_aws.unit_prices(lookalikes) == {}
+    # next to the real products they change nothing (a rule that took one would report two prices)
+    assert refresh_aws.unit_prices([*wanted, *lookalikes]) == refresh_aws.unit_prices(wanted)
+
+
+def test_two_letter_region_prefix_is_only_eu() -> None:
+    """us-east-1 ELB lines carry no region prefix: `TS-LoadBalancerUsage` is the ALB trust store, not an hour."""
+    hour = refresh_aws.UNIT_RULES["elb.application.hour"].match
+    item = next(i for i in unit_items()[1] if i.attributes["usagetype"] == "TS-LoadBalancerUsage")
+    assert not hour(item)
+    for usagetype in ("LoadBalancerUsage", "USE2-LoadBalancerUsage", "APN1-LoadBalancerUsage", "EU-LoadBalancerUsage"):
+        assert hour(refresh_aws.OfferItem("AWSELB", "Load Balancer-Application",
+                                          {"usagetype": usagetype, "locationType": "AWS Region"}, (), ""))
+
+
+def test_a_price_in_a_unit_the_refresh_cannot_convert_stops_it() -> None:
+    wanted, _ = unit_items()
+    s3 = next(i for i in wanted if i.attributes["usagetype"] == "USE2-Requests-Tier1")
+    renamed = refresh_aws.OfferItem(s3.service, s3.product_family, s3.attributes,
+                                    ({**s3.dimensions[0], "unit": "GB"},), s3.publication)
+    with pytest.raises(RefreshError, match=r"AmazonS3 prices s3\.put_requests in us-east-2 per 'GB' "
+                                           r"\(USE2-Requests-Tier1\); the catalog's unit is '1000 requests'"):
+        refresh_aws.unit_prices([renamed])
+
+
+def test_extended_support_is_not_priced_without_the_standard_rate_it_is_added_to() -> None:
+    wanted, _ = unit_items()
+    eks = [i for i in wanted if i.service == "AmazonEKS"]
+    assert {k for k, _ in refresh_aws.unit_prices(eks)} == {"eks.control_plane", "eks.control_plane.extended_support"}
+    surcharge_only = [i for i in eks if i.attributes["usagetype"].endswith("extendedSupport")]
+    assert refresh_aws.unit_prices(surcharge_only) == {}
+
+
+def test_refresh_of_the_catalog_adds_every_unit_in_a_region_it_lacked() -> None:
+    wanted, lookalikes = unit_items()
+    doc = load(CATALOG)
+    out, report = refresh_aws.refresh_aws(doc, [*wanted, *lookalikes], "2026-11-29",
+                                          regions=["ap-northeast-1", "us-east-2"])
+    assert report.no_rule == []
+    rows = {(r["key"], r["region"]): r for r in out["units"]}
+    for ident, usd in NEW_KEYS.items():
+        row = rows[ident]
+        assert (row["usd"], row["unit"], row["as_of"]) == (usd, refresh_aws.UNIT_RULES[ident[0]].unit, "2026-11-29")
+    scratch = rows[("fsx.lustre.scratch_2", "ap-northeast-1")]
+    assert scratch["source"] == ("https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonFSx/current/"
+                                 "ap-northeast-1/index.json (published 2026-11-20T18:30:27Z)")
+    assert ("units", "backup.efs_warm", "ap-northeast-1") in report.added_rows
+    assert ("units", "elb.classic.hour", "us-east-2") in report.added_rows
+    # the us-east-1 egress row keeps its figure and its unit note
+    egress = rows[("egress.internet", "us-east-1")]
+    assert (egress["usd"], egress["note"]) == (0.09, "first 10 TB/month tier")
+    assert not [c for c in report.changes if c.column == "usd" and c.old is not None]
+
+
+def test_get_products_reads_cover_every_rule_and_data_transfer_by_its_source_region() -> None:
+    queries = refresh_aws.unit_queries()
+    for key, rule in refresh_aws.UNIT_RULES.items():
+        assert any(service == rule.service and (not flt or flt[0]["Value"] == rule.family)
+                   for service, flt in queries), key
+    calls: list[dict[str, Any]] = []
+
+    class Pricing:
+        def get_paginator(self, name: str) -> Any:
+            class Paginator:
+                def paginate(self, **kwargs: Any) -> list[Any]:
+                    calls.append(kwargs)
+                    return [{"PriceList": []}]
+            return Paginator()
+
+    for service, flt in queries:
+        refresh_aws.fetch_get_products(Pricing(), service, "ap-northeast-1", flt)
+    region_fields = {c["ServiceCode"]: c["Filters"][0]["Field"] for c in calls}
+    assert region_fields.pop("AWSDataTransfer") == "fromRegionCode"
+    assert set(region_fields.values()) == {"regionCode"}
