@@ -76,14 +76,7 @@ def _aws_items(inputs: RefreshInputs, regions: Sequence[str]) -> list[aws.OfferI
                     ("preInstalledSw", "NA"), ("capacitystatus", "Used"))]
         for region in regions:
             pages = aws.fetch_get_products(pricing, "AmazonEC2", region, compute)
-            for service, family in (("AmazonEC2", "NAT Gateway"), ("AmazonEC2", "Storage"), ("AmazonEFS", ""),
-                                    ("AmazonFSx", "Storage"), ("AmazonS3", "Storage"), ("AmazonEKS", "Compute"),
-                                    ("awskms", "Encryption Key"), ("AmazonCloudWatch", "Data Payload")):
-                flt = [{"Type": "TERM_MATCH", "Field": "productFamily", "Value": family}] if family else []
-                if service == "AmazonS3":
-                    flt.append({"Type": "TERM_MATCH", "Field": "volumeType", "Value": "Standard"})
-                if service == "AmazonFSx":
-                    flt.append({"Type": "TERM_MATCH", "Field": "fileSystemType", "Value": "Lustre"})
+            for service, flt in aws.unit_queries():  # what every unit rule looks at, one read per service/family
                 pages += aws.fetch_get_products(pricing, service, region, flt)
             items += aws.items_from_get_products(pages)
     return items

@@ -162,7 +162,12 @@ def instance_prices(items: Iterable[OfferItem], names: set[str]) -> dict[tuple[s
 
 
 def _ut(pattern: str) -> Callable[[OfferItem], bool]:
-    rx = re.compile(_PREFIX + pattern)
+    return _usagetype(_PREFIX + pattern)
+
+
+def _usagetype(pattern: str) -> Callable[[OfferItem], bool]:
+    """The whole usagetype matches `pattern` (region prefix included)."""
+    rx = re.compile(pattern)
     return lambda item: bool(rx.fullmatch(item.attributes.get("usagetype", "")))
 
 
@@ -271,7 +276,11 @@ UNIT_RULES: dict[str, UnitRule] = {
     # perCluster price is added. Usage type: the AmazonEKS offer as read in public repositories (code index).
     "eks.control_plane.extended_support": UnitRule("AmazonEKS", "Compute", _ut(r"AmazonEKS-Hours:extendedSupport"),
                                                    "hour", plus="eks.control_plane"),
-    "kms.key": UnitRule("awskms", "Encryption Key", _ut(r"KMS-Keys"), "key-month"),
+    # KMS prefixes its usage types with the region code itself, not the short prefix the others use
+    # ("us-east-1-KMS-Keys", "ap-northeast-1-KMS-Keys" in Cost and Usage Reports and GetProducts filters in
+    # public code; infracost's kms_key.go matches the unanchored /KMS-Keys/): both prefixes accepted.
+    "kms.key": UnitRule("awskms", "Encryption Key",
+                        _usagetype(r"(?:[a-z]{2}(?:-[a-z]+)+-\d-|[A-Z]{3}\d-|EU-)?KMS-Keys"), "key-month"),
     "cloudwatch.logs.ingest": UnitRule("AmazonCloudWatch", "Data Payload", _ut(r"DataProcessing-Bytes"), "GB"),
     # backup_vault.go: AWSBackup, AWS Backup Storage, usagetype WarmStorage-ByteHrs-EFS$.
     "backup.efs_warm": UnitRule("AWSBackup", "AWS Backup Storage", _ut(r"WarmStorage-ByteHrs-EFS"), "GB-month"),

@@ -195,7 +195,8 @@ def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Pa
     class Paginator:
         def paginate(self, **kwargs: Any) -> list[Any]:  # boto3's keyword names (ServiceCode, Filters, ...)
             service = kwargs["ServiceCode"]
-            region = next(f["Value"] for f in kwargs["Filters"] if f["Field"] == "regionCode")
+            # data transfer is read by where it leaves from; every other service by its region
+            region = next(f["Value"] for f in kwargs["Filters"] if f["Field"] in ("regionCode", "fromRegionCode"))
             calls.append((service, region))
             if region == "us-east-1" and service == "AmazonEC2":
                 # the bulk file's items as GetProducts would return them
@@ -204,7 +205,7 @@ def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Pa
                          for sku, p in offer["products"].items()]
                 return [{"PriceList": items}]
             return [{"PriceList": [i for i in recorded if json.loads(i)["serviceCode"] == service
-                                   and json.loads(i)["product"]["attributes"]["regionCode"] == region]}]
+                                   and json.loads(i)["product"]["attributes"].get("regionCode") == region]}]
 
     class Pricing:
         def get_paginator(self, name: str) -> Paginator:
@@ -221,8 +222,10 @@ def test_live_path_reads_get_products_per_region_and_spot_per_region(catalog: Pa
         [report] = refresh(["aws"], RefreshInputs(aws_session=Session(), spot_end=END), catalog,
                            {"aws": ["us-east-2"]}, as_of="2026-11-29", write=False)
     assert {region for _, region in calls} == {"us-east-1", "us-east-2", "us-west-2", "eu-west-1"}
-    assert {service for service, _ in calls} == {"AmazonEC2", "AmazonEFS", "AmazonFSx", "AmazonS3", "AmazonEKS",
-                                                 "awskms", "AmazonCloudWatch"}
+    # every service a unit rule reads, not a hand-kept subset (backup, data transfer, ECR, ELB, VPC included)
+    read = {service for service, _ in calls}
+    assert read == {"AmazonEC2"} | {rule.service for rule in refresh_aws.UNIT_RULES.values()}
+    assert {"AWSBackup", "AWSDataTransfer", "AmazonECR", "AWSELB", "AmazonVPC"} <= read
     assert ("instances", "g5.xlarge", "us-east-2") in report.added_rows
     # moto's synthetic spot history reached the guard for every region it answered
     assert any(i.startswith("spot g5.xlarge us-east-1: mean $1e-05") for i in report.ignored)
@@ -369,3 +372,15 @@ def test_get_products_reads_cover_every_rule_and_data_transfer_by_its_source_reg
     region_fields = {c["ServiceCode"]: c["Filters"][0]["Field"] for c in calls}
     assert region_fields.pop("AWSDataTransfer") == "fromRegionCode"
     assert set(region_fields.values()) == {"regionCode"}
+
+
+@pytest.mark.parametrize(("usagetype", "taken"), [
+    ("us-east-2-KMS-Keys", True), ("ap-northeast-1-KMS-Keys", True), ("KMS-Keys", True),
+    ("us-east-2-KMS-Requests", False), ("us-east-2-KMS-Keys-Extra", False),
+])
+def test_kms_keys_are_matched_with_the_region_code_prefix_kms_uses(usagetype: str, taken: bool) -> None:
+    """KMS usage types carry the region code ("us-east-1-KMS-Keys" in bills and GetProducts filters), not
+    the short prefix (USE2-) of the other services: the old rule matched no region's key price."""
+    attributes = {"usagetype": usagetype, "regionCode": "us-east-2"}
+    item = refresh_aws.OfferItem("awskms", "Encryption Key", attributes, (), "")
+    assert refresh_aws.UNIT_RULES["kms.key"].match(item) is taken
