@@ -10,23 +10,36 @@ How catalog rows map to SKUs follows Google's own pricing pages (and SkyPilot's 
 fetcher, which reads the same API): a machine type costs vCPUs x the series' core SKU plus
 GiB x its RAM SKU, plus its bundled GPUs x the GPU SKU; attached GPUs have a GPU SKU;
 TPU v5e/v5p/v6e are per chip-hour SKUs `TpuV5e`, `TpuV5p`, `TpuV6e` in the Compute Engine
-service. A row no SKU matches keeps its old price and is reported.
+service. Per-unit prices (storage, disks, network, control planes) follow `UNIT_RULES`: one rule
+per catalog unit key, naming the SKU, the tier and the unit conversion. A row no SKU matches keeps
+its old price and is reported.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiinfra.catalog.refresh.model import Found, RefreshError, RefreshReport, merge_rows
 
-__all__ = ["COMPUTE_ENGINE", "SERVICES", "Sku", "fetch_skus", "parse_skus", "refresh_gcp", "standard_shape"]
+__all__ = ["COMPUTE_ENGINE", "SERVICES", "SERVICE_IDS", "UNIT_RULES", "Sku", "UnitRule", "fetch_skus", "parse_skus",
+           "refresh_gcp", "standard_shape"]
 
 COMPUTE_ENGINE = "6F81-5844-456A"
 CLOUD_STORAGE = "95FF-2EF5-5EA1"
 FILESTORE = "D97E-AB26-5D95"
-SERVICES = (COMPUTE_ENGINE, CLOUD_STORAGE, FILESTORE)
+# Cloud NAT and Cloud Load Balancing SKUs are in the Networking service (Cyclenerd/google-cloud-pricing-cost-calculator
+# build/skus.sh@2ae1e76ec8519eade54c77d52951907e45cb46d4 reads it as E505-1604-58F8); the GKE cluster fee and
+# Artifact Registry storage are in their own services (ids as services.list names them).
+NETWORKING = "E505-1604-58F8"
+KUBERNETES_ENGINE = "CCD8-9BF1-090E"
+ARTIFACT_REGISTRY = "149C-F9EC-3994"
+SERVICES = (COMPUTE_ENGINE, CLOUD_STORAGE, FILESTORE, NETWORKING, KUBERNETES_ENGINE, ARTIFACT_REGISTRY)
+# serviceDisplayName -> service id, for the SKU URL a refreshed row cites.
+SERVICE_IDS = {"Compute Engine": COMPUTE_ENGINE, "Cloud Storage": CLOUD_STORAGE, "Cloud Filestore": FILESTORE,
+               "Networking": NETWORKING, "Kubernetes Engine": KUBERNETES_ENGINE, "Artifact Registry": ARTIFACT_REGISTRY}
 SKU_URL = "https://cloudbilling.googleapis.com/v1/services/{service}/skus"
 
 # Series -> words in the core/RAM SKU descriptions ("N2 Instance Core running in Americas").
@@ -62,12 +75,23 @@ class Sku:
     regions: tuple[str, ...]
     usage_unit: str
     usd: float
+    """The first priced tier (a leading free allowance is not the price)."""
+    tiers: tuple[tuple[float, float], ...] = ()
+    """Every tier as (startUsageAmount in usage units, USD), lowest start first."""
 
     def words(self, *phrases: str) -> bool:
         return any(p.lower() in self.description.lower() for p in phrases)
 
+    def starts(self, prefix: str) -> bool:
+        """The description begins with `prefix` ("Storage PD Capacity", not "Regional Storage PD Capacity")."""
+        return self.description.lower().startswith(prefix.lower())
 
-def _price(sku: Mapping[str, Any]) -> tuple[str, float]:
+    def named(self, *descriptions: str) -> bool:
+        """The description is exactly one of `descriptions` (case and outer spaces aside)."""
+        return self.description.strip().lower() in {d.lower() for d in descriptions}
+
+
+def _price(sku: Mapping[str, Any]) -> tuple[str, float, tuple[tuple[float, float], ...]]:
     infos = sku.get("pricingInfo") or []
     if not infos:
         raise RefreshError(f"SKU {sku.get('skuId', '?')} ({sku.get('description', '?')}) has no pricingInfo")
@@ -75,7 +99,7 @@ def _price(sku: Mapping[str, Any]) -> tuple[str, float]:
     rates = sorted(expr.get("tieredRates") or [], key=lambda r: float(r.get("startUsageAmount", 0) or 0))
     if not rates:
         raise RefreshError(f"SKU {sku.get('skuId', '?')} ({sku.get('description', '?')}) has no tieredRates")
-    # The first tier can be a free tier (0 USD up to N units): take the first priced one.
+    tiers: list[tuple[float, float]] = []
     for rate in rates:
         unit = rate.get("unitPrice", {})
         if unit.get("currencyCode", "USD") != "USD":
@@ -83,11 +107,13 @@ def _price(sku: Mapping[str, Any]) -> tuple[str, float]:
                                "ask the API with currencyCode=USD")
         try:
             usd = int(unit.get("units", "0") or 0) + int(unit.get("nanos", 0) or 0) / 1e9
+            start = float(rate.get("startUsageAmount", 0) or 0)
         except (TypeError, ValueError):
             raise RefreshError(f"SKU {sku.get('skuId', '?')} has a unitPrice that is not a number: {unit!r}") from None
-        if usd > 0 or rate is rates[-1]:
-            return str(expr.get("usageUnit", "")), usd
-    return str(expr.get("usageUnit", "")), 0.0
+        tiers.append((start, usd))
+    # The first tier can be a free tier (0 USD up to N units): take the first priced one.
+    first = next((usd for _, usd in tiers if usd > 0), tiers[-1][1])
+    return str(expr.get("usageUnit", "")), first, tuple(tiers)
 
 
 def parse_skus(pages: Iterable[Mapping[str, Any]]) -> Iterator[Sku]:
@@ -97,11 +123,11 @@ def parse_skus(pages: Iterable[Mapping[str, Any]]) -> Iterator[Sku]:
             raise RefreshError("not a Cloud Billing Catalog SKU list: expected a 'skus' array")
         for sku in page["skus"]:
             cat = sku.get("category", {})
-            unit, usd = _price(sku)
+            unit, usd, tiers = _price(sku)
             yield Sku(str(sku.get("skuId", "")), str(sku.get("description", "")),
                       str(cat.get("serviceDisplayName", "")), str(cat.get("resourceFamily", "")),
                       str(cat.get("resourceGroup", "")), str(cat.get("usageType", "")),
-                      tuple(sku.get("serviceRegions", [])), unit, usd)
+                      tuple(sku.get("serviceRegions", [])), unit, usd, tiers)
 
 
 class _Index:
@@ -184,40 +210,250 @@ def standard_shape(name: str) -> dict[str, Any] | None:
     return {"name": name, "vcpu": vcpu, "memory_gib": vcpu * per, "gpu_count": 0}
 
 
-# Unit key -> (service display name, test, catalog unit). Cloud Storage and Filestore SKUs are
-# recognised by resource group and description words; an ambiguous or absent match leaves the row.
-UNIT_RULES: dict[str, tuple[str, Any, str]] = {
-    "gcs.STANDARD": ("Cloud Storage", lambda s: s.resource_group == "RegionalStorage" and s.words("Standard"),
-                     "GB-month"),
-    "gcs.NEARLINE": ("Cloud Storage", lambda s: s.resource_group == "NearlineStorage" and not s.words("Dual", "Multi"),
-                     "GB-month"),
-    "gcs.COLDLINE": ("Cloud Storage", lambda s: s.resource_group == "ColdlineStorage" and not s.words("Dual", "Multi"),
-                     "GB-month"),
-    "gcs.ARCHIVE": ("Cloud Storage", lambda s: s.resource_group == "ArchiveStorage" and not s.words("Dual", "Multi"),
-                    "GB-month"),
-    "filestore.BASIC_HDD": ("Cloud Filestore", lambda s: s.words("Basic HDD", "Standard capacity"), "GiB-month"),
-    "filestore.BASIC_SSD": ("Cloud Filestore", lambda s: s.words("Basic SSD", "Premium capacity"), "GiB-month"),
-    "filestore.ZONAL": ("Cloud Filestore", lambda s: s.words("Zonal") and s.words("capacity"), "GiB-month"),
-    "filestore.REGIONAL": ("Cloud Filestore", lambda s: s.words("Regional") and s.words("capacity"), "GiB-month"),
-    "filestore.ENTERPRISE": ("Cloud Filestore", lambda s: s.words("Enterprise") and s.words("capacity"), "GiB-month"),
+# ----------------------------------------------------------------------------------------
+# Per-unit prices
+# ----------------------------------------------------------------------------------------
+# Sources of the rules below (each names the repository file and the commit that was read):
+#  [IC-DISK] infracost/infracost internal/resources/google/compute_cost_component_helpers.go
+#            @da0a5862ad6a970be64ea624fba1a7f79f7bb42e computeDiskCostComponent: Compute Engine, family
+#            Storage, description /^Storage PD Capacity/, /^Balanced PD Capacity/, /^SSD backed PD Capacity/,
+#            the non-free tier
+#  [CN-MAP]  Cyclenerd/google-cloud-pricing-cost-calculator build/mapping.csv@08440e74c5f5f7dc4ba9a10d0d02f195df568173:
+#            (service, family, group, description LIKE) per SKU kind: PDStandard "Storage PD Capacity%", SSD
+#            "SSD backed PD%", "Balanced PD%", "Regional ..." lookalikes, PremiumInternetEgress "Network Internet
+#            Data Transfer Out%Americas", IpAddress "External IP Charge on a Standard VM" (global), Networking/
+#            Network/Nat "Networking Cloud Nat Gateway Uptime%", "Networking Cloud Nat Data Processing%"
+#  [CN-NAT]  Cyclenerd/google-cloud-pricing-cost-calculator build/pricing.pl@08440e74c5f5f7dc4ba9a10d0d02f195df568173:
+#            the NAT uptime SKU is global and is per VM; a gateway's hour at the 32-VM cap is 32 x the SKU
+#  [GF-GKE]  grafana/cloudcost-exporter pkg/google/gke/pricing_map.go@06780652b84e9347169031dc3b30d55ba4e233af:
+#            family Storage, description starts with "Hyperdisk Balanced Capacity" (a prefix, so "Regional ..."
+#            is not taken), "Confidential" skipped
+#  [IC-EGR]  infracost/infracost internal/resources/google/network_egress_internal.go
+#            @0a5bcc0db9bb6c44e58eb3dd8d334064371b701a: Compute Engine, "... Internet Egress .* to Americas" is the
+#            worldwide rate (China and Australia excluded); "first 1TB" is the tier that ends at 1024 GiB
+#  [IC-IP]   infracost/infracost internal/resources/google/compute_address.go@12a1a410451b1aa5542edf9c308bf297442f71ca:
+#            Compute Engine, family Network, region global, "External IP Charge on a Standard VM", the tier
+#            starting at 744 (after the free hours)
+#  [IC-NAT]  infracost/infracost internal/resources/google/compute_router_nat.go
+#            @2c3465fbc8e787b1089ca3e643f43961781a077e: Compute Engine, family Network, "NAT Gateway: Uptime charge"
+#            in VM-hours for at most 32 VMs, "NAT Gateway: Data processing charge" per GB (the names before the SKUs
+#            moved to Networking); its golden file
+#            internal/providers/terraform/google/testdata/compute_router_nat_test/compute_router_nat_test.golden
+#            @01c59b17a6fbaab511ccab5fb75ce760ad694eef: 23,360 VM-hours $32.70 (0.0014/VM-hour), 1,000 GB $45.00
+#  [GF-VPC]  grafana/cloudcost-exporter pkg/google/vpc/pricing_map.go@1f5a07aeb1fa725123d3121b2dc0be4cfe1acdd0: NAT
+#            SKUs read from Compute Engine and Networking; a regional SKU first, else the global one
+#  [IC-LB]   infracost/infracost internal/resources/google/compute_forwarding_rule.go
+#            @12a1a410451b1aa5542edf9c308bf297442f71ca: family Network, OnDemand, "Network Load Balancing: Forwarding
+#            Rule Additional", "... Data Processing Charge" (the Compute Engine names before the move to Networking)
+#  [GF-LB]   grafana/cloudcost-exporter pkg/google/networking/pricing_map.go@1609a8d337759ac001308725cd2fe46d8b78b9ee:
+#            Networking, resourceGroup LoadBalancing, "Forwarding Rule", "Inbound Data Processing", "Outbound Data
+#            Processing", per region
+#  [IC-GKE]  infracost/infracost internal/resources/google/container_cluster.go
+#            @041ea1838fb7dd9a2a9b27af951e2e55e547a0f8: Kubernetes Engine, family Compute, region global,
+#            "Regional Kubernetes Clusters" / "Zonal ..." / "Autopilot Kubernetes Clusters", the tier from 0
+#  [IC-AR]   infracost/infracost internal/resources/google/artifact_registry_repository.go
+#            @1bfc0ff96ce5508479f8d7cabcf3117ef96f878f: Artifact Registry, family ApplicationServices, resourceGroup
+#            Storage, "Artifact Registry Storage", no region, the tier starting at 0.5 (the free 0.5 GB not counted)
+REGIONAL = "regional"
+"""Only SKUs whose serviceRegions list the row's region."""
+REGIONAL_OR_GLOBAL = "regional_or_global"
+"""SKUs of the row's region; where there are none, SKUs listed for "global" (one price in every region)."""
+FIRST_PRICED = "first_priced"
+"""The first tier above 0 USD: a leading free allowance (GCS 5 GB, Artifact Registry 0.5 GB, IP hours) is no price."""
+FIRST_TIB = "first_tib"
+"""The rate of the first TiB: the one priced tier that starts below 1024 GiB (more than one: no single figure)."""
+
+
+@dataclass(frozen=True)
+class UnitRule:
+    """How one catalog unit key is priced from SKUs (OnDemand usage type only)."""
+
+    services: tuple[str, ...]
+    """serviceDisplayName(s) the SKU may be listed under."""
+    match: Callable[[Sku], bool]
+    """Family, group and description test."""
+    unit: str
+    """The catalog row's unit; with the SKU's usageUnit it picks the conversion in `UNIT_CONVERSIONS`."""
+    scope: str = REGIONAL
+    tier: str = FIRST_PRICED
+    per: float = 1.0
+    """SKU units per catalog unit (NAT: 32 VM-hours make the gateway-hour the catalog prices)."""
+    fallback: Callable[[Sku], bool] | None = None
+    """Tried where `match` finds nothing (a tier Google folded into another)."""
+    derivation: str = ""
+    """Appended to the refreshed row's `source` when the figure is not the SKU's price as is."""
+
+
+# Google bills "GB" as binary gigabytes (2^30 bytes); the catalog's "GB-month" and "GB" rows are those.
+_GIB_PER_GB = 2**30 / 1e9
+HOURS_PER_MONTH = 730.0
+# (SKU usageUnit, catalog unit) -> factor: catalog price = SKU price x factor x rule.per. A pair not listed
+# leaves the row as it was and is reported.
+UNIT_CONVERSIONS: dict[tuple[str, str], float] = {
+    **{(sku_unit, unit): factor
+       for sku_unit, factor in (("GiBy.mo", 1.0), ("GiBy.h", HOURS_PER_MONTH), ("GBy.mo", _GIB_PER_GB),
+                                ("GBy.h", HOURS_PER_MONTH * _GIB_PER_GB))
+       for unit in ("GB-month", "GiB-month")},
+    ("h", "hour"): 1.0,
+    **{(sku_unit, unit): factor
+       for sku_unit, factor in (("GiBy", 1.0), ("GBy", _GIB_PER_GB))
+       for unit in ("GB", "GB processed", "GiB processed")},
 }
-_MONTHLY = {"GiBy.mo": 1.0, "GBy.mo": 1.0, "GiBy.h": 730.0, "GBy.h": 730.0}
+# One TiB in a data SKU's usage unit (tier starts are in that unit).
+_ONE_TIB = {"GiBy": 1024.0, "GBy": 2**40 / 1e9}
 
 
-def _unit_price(ix: _Index, key: str, region: str, report: RefreshReport) -> Sku | None:
-    service, test, _unit = UNIT_RULES[key]
-    hits = [s for s in ix.by.get(("OnDemand", region), []) if s.service == service and test(s)]
-    prices = {round(s.usd * _MONTHLY.get(s.usage_unit, 0.0), 9) for s in hits}
-    if len(prices) > 1:
+def _filestore_zonal(s: Sku) -> bool:
+    return s.words("Zonal") and s.words("capacity")
+
+
+def _filestore_high_scale(s: Sku) -> bool:
+    return s.words("High Scale") and s.words("capacity")
+
+
+def _disk_capacity(prefix: str) -> Callable[[Sku], bool]:
+    return lambda s: s.resource_family == "Storage" and s.starts(prefix) and not s.words("Confidential")
+
+
+_EGRESS_TO_AMERICAS = re.compile(r"^Network Internet (Egress|Data Transfer Out) from .+ to Americas$", re.IGNORECASE)
+
+
+def _premium_egress_to_americas(s: Sku) -> bool:
+    # "Network Internet Data Transfer Out from Iowa to Americas" (older: "Network Internet Egress from ... to
+    # Americas"); "to Central America", "to China", "to Australia" and VPN/Standard tier SKUs are other rates.
+    return (s.resource_family == "Network" and s.resource_group == "PremiumInternetEgress"
+            and _EGRESS_TO_AMERICAS.match(s.description.strip()) is not None)
+
+
+def _standard_vm_ip(s: Sku) -> bool:
+    return s.resource_family == "Network" and s.named("External IP Charge on a Standard VM")
+
+
+def _nat(*phrases: str) -> Callable[[Sku], bool]:
+    return lambda s: s.resource_family == "Network" and s.resource_group.lower() == "nat" and s.words(*phrases)
+
+
+def _load_balancing(phrase: str) -> Callable[[Sku], bool]:
+    return lambda s: s.resource_family == "Network" and s.resource_group == "LoadBalancing" and s.words(phrase)
+
+
+def _gke_cluster_fee(s: Sku) -> bool:
+    return s.resource_family == "Compute" and s.named(
+        "Regional Kubernetes Clusters", "Zonal Kubernetes Clusters", "Autopilot Kubernetes Clusters")
+
+
+def _artifact_storage(s: Sku) -> bool:
+    return s.resource_group == "Storage" and s.named("Artifact Registry Storage")
+
+
+_NET = ("Networking", "Compute Engine")
+
+
+# Unit key -> rule. An ambiguous (two prices) or absent match leaves the row as it was and is reported.
+UNIT_RULES: dict[str, UnitRule] = {
+    "gcs.STANDARD": UnitRule(("Cloud Storage",),
+                             lambda s: s.resource_group == "RegionalStorage" and s.words("Standard"), "GB-month"),
+    "gcs.NEARLINE": UnitRule(("Cloud Storage",),
+                             lambda s: s.resource_group == "NearlineStorage" and not s.words("Dual", "Multi"),
+                             "GB-month"),
+    "gcs.COLDLINE": UnitRule(("Cloud Storage",),
+                             lambda s: s.resource_group == "ColdlineStorage" and not s.words("Dual", "Multi"),
+                             "GB-month"),
+    "gcs.ARCHIVE": UnitRule(("Cloud Storage",),
+                            lambda s: s.resource_group == "ArchiveStorage" and not s.words("Dual", "Multi"),
+                            "GB-month"),
+    "filestore.BASIC_HDD": UnitRule(("Cloud Filestore",), lambda s: s.words("Basic HDD", "Standard capacity"),
+                                    "GiB-month"),
+    "filestore.BASIC_SSD": UnitRule(("Cloud Filestore",), lambda s: s.words("Basic SSD", "Premium capacity"),
+                                    "GiB-month"),
+    "filestore.ZONAL": UnitRule(("Cloud Filestore",), _filestore_zonal, "GiB-month"),
+    "filestore.REGIONAL": UnitRule(("Cloud Filestore",), lambda s: s.words("Regional") and s.words("capacity"),
+                                   "GiB-month"),
+    "filestore.ENTERPRISE": UnitRule(("Cloud Filestore",), lambda s: s.words("Enterprise") and s.words("capacity"),
+                                     "GiB-month"),
+    # High Scale SSD's own capacity SKU if the list still has one, else the zonal tier that replaced it ("The zonal
+    # (10 TiB to 100 TiB) service tier replaces the high scale SSD", cloud.google.com/filestore/docs/service-tiers;
+    # us-central1 $0.25/GiB-month for both zonal bands). No public SKU list names Filestore's descriptions: these
+    # words are the ones the other Filestore rules use.
+    "filestore.HIGH_SCALE_SSD": UnitRule(("Cloud Filestore",), _filestore_high_scale, "GiB-month",
+                                         fallback=_filestore_zonal),
+    # Zonal persistent disks: a description prefix, so "Regional Storage PD Capacity" (replicated, twice the price),
+    # snapshots and Local SSD are not taken. Priced per GiBy.mo (a GiBy.h SKU is x 730). [IC-DISK] [CN-MAP] [GF-GKE]
+    "pd.pd-standard": UnitRule(("Compute Engine",), _disk_capacity("Storage PD Capacity"), "GB-month"),
+    "pd.pd-balanced": UnitRule(("Compute Engine",), _disk_capacity("Balanced PD Capacity"), "GB-month"),
+    "pd.pd-ssd": UnitRule(("Compute Engine",), _disk_capacity("SSD backed PD Capacity"), "GB-month"),
+    # Capacity only, as the catalog row's note says: "Hyperdisk Balanced IOPS" / "... Throughput" are other SKUs.
+    # [GF-GKE]
+    "pd.hyperdisk-balanced": UnitRule(("Compute Engine",), _disk_capacity("Hyperdisk Balanced Capacity"), "GB-month"),
+    # Premium tier, to Americas (the worldwide rate), the first-TiB tier the row's note names. [CN-MAP] [IC-EGR]
+    "egress.internet": UnitRule(("Compute Engine",), _premium_egress_to_americas, "GB", tier=FIRST_TIB),
+    # In use on a standard VM (not Spot, not an unused static address, not a NAT IP); a global SKU whose first
+    # tier is free hours. [IC-IP] [CN-MAP]
+    "address.external": UnitRule(("Compute Engine",), _standard_vm_ip, "hour", scope=REGIONAL_OR_GLOBAL),
+    # The uptime SKU is per VM-hour for up to 32 VMs; the row is a gateway's hour at that cap, as its note says
+    # ("per gateway: $0.0014 per VM-hour, capped at 32 VMs"): 32 x the SKU. [IC-NAT] [CN-MAP] [CN-NAT] [GF-VPC]
+    "nat.hour": UnitRule(_NET, _nat("Nat Gateway Uptime", "NAT Gateway: Uptime"), "hour", scope=REGIONAL_OR_GLOBAL,
+                         per=32.0, derivation="x 32 VM-hours: a gateway's hour at the 32-VM cap"),
+    "nat.gb": UnitRule(_NET, _nat("Nat Data Processing", "NAT Gateway: Data processing"), "GB processed",
+                       scope=REGIONAL_OR_GLOBAL),
+    # The region's own forwarding-rule SKUs: "Forwarding Rule Minimum" is the first-5 rate, "Forwarding Rule
+    # Additional" each one beyond; every load balancer type's SKU in the region must agree. [GF-LB] [IC-LB]
+    "lb.forwarding_rule": UnitRule(_NET, _load_balancing("Forwarding Rule Minimum"), "hour"),
+    "lb.forwarding_rule.additional": UnitRule(_NET, _load_balancing("Forwarding Rule Additional"), "hour"),
+    # Inbound and outbound data processed are each at this rate, so both SKUs must agree. [GF-LB] [IC-LB]
+    "lb.data_processed": UnitRule(_NET, _load_balancing("Data Processing"), "GiB processed"),
+    # The cluster management fee: the regional, zonal and Autopilot cluster SKUs (one rate, global); not
+    # "Extended Period Kubernetes Clusters" or Autopilot pod resources. [IC-GKE]
+    "gke.control_plane": UnitRule(("Kubernetes Engine",), _gke_cluster_fee, "hour", scope=REGIONAL_OR_GLOBAL),
+    # Storage, not inter-region egress; the first priced tier, after the free 0.5 GB. [IC-AR]
+    "artifactregistry.storage": UnitRule(("Artifact Registry",), _artifact_storage, "GB-month",
+                                         scope=REGIONAL_OR_GLOBAL),
+}
+
+
+def _unit_hits(ix: _Index, rule: UnitRule, region: str) -> list[Sku]:
+    places = (region,) if rule.scope == REGIONAL else (region, "global")
+    for place in places:
+        for test in (rule.match, rule.fallback):
+            if test is None:
+                continue
+            hits = [s for s in ix.by.get(("OnDemand", place), []) if s.service in rule.services and test(s)]
+            if hits:
+                return sorted(hits, key=lambda s: s.sku_id)
+    return []
+
+
+def _tier_rate(sku: Sku, tier: str) -> float | None:
+    if tier == FIRST_TIB:
+        tib = _ONE_TIB.get(sku.usage_unit)
+        priced = [usd for start, usd in sku.tiers if tib is not None and start < tib and usd > 0]
+        return priced[0] if len(priced) == 1 else None
+    return sku.usd
+
+
+def _unit_price(ix: _Index, key: str, region: str, report: RefreshReport) -> tuple[list[Sku], float] | None:
+    """The SKUs that price `key` in `region` and the catalog-unit price they agree on (None: kept, and why)."""
+    rule = UNIT_RULES[key]
+    hits = _unit_hits(ix, rule, region)
+    values: list[float] = []
+    for s in hits:
+        factor = UNIT_CONVERSIONS.get((s.usage_unit, rule.unit))
+        if factor is None:
+            report.ignored.append(f"{key} {region}: SKU {s.sku_id} ({s.description}) is priced per {s.usage_unit}; "
+                                  f"no conversion to the catalog's {rule.unit}; kept")
+            return None
+        rate = _tier_rate(s, rule.tier)
+        if rate is None:
+            report.ignored.append(f"{key} {region}: SKU {s.sku_id} ({s.description}) has no single priced tier in "
+                                  f"the first TiB (tiers {list(s.tiers)}); kept")
+            return None
+        values.append(round(rate * factor * rule.per, 9))
+    if len(set(values)) > 1:
         report.ignored.append(f"{key} {region}: {len(hits)} SKUs match with different prices ("
                               + "; ".join(f"{s.description} {s.usd:g}/{s.usage_unit}" for s in hits[:3])
                               + "); kept")
         return None
-    if hits and hits[0].usage_unit not in _MONTHLY:
-        report.ignored.append(f"{key} {region}: SKU {hits[0].description} is priced per {hits[0].usage_unit}, "
-                              "not per GiB-month or GiB-hour; kept")
-        return None
-    return hits[0] if hits else None
+    return (hits, values[0]) if hits else None
 
 
 def refresh_gcp(doc: Mapping[str, Any], machines: Iterable[Mapping[str, Any]], skus: Iterable[Sku], as_of: str,
@@ -300,15 +536,18 @@ def refresh_gcp(doc: Mapping[str, Any], machines: Iterable[Mapping[str, Any]], s
     unit_regions = sorted({str(r["region"]) for r in doc["units"]} | set(regions))
     for key in sorted({str(r["key"]) for r in doc["units"]} & set(UNIT_RULES)):
         for region in unit_regions:
-            hit = _unit_price(ix, key, region, report)
-            if hit is not None:
-                service_id = CLOUD_STORAGE if key.startswith("gcs.") else FILESTORE
+            priced = _unit_price(ix, key, region, report)
+            if priced is not None:
+                unit_skus, usd = priced
+                rule = UNIT_RULES[key]
+                service_id = SERVICE_IDS.get(unit_skus[0].service, COMPUTE_ENGINE)
                 found_u[(key, region)] = Found(
-                    {"usd": round(hit.usd * _MONTHLY[hit.usage_unit], 6)},
+                    {"usd": round(usd, 6)},
                     f"{SKU_URL.format(service=service_id)} (Cloud Billing Catalog API, as of {as_of}); "
-                    f"SKU {hit.sku_id}")
+                    f"SKU{'s' if len(unit_skus) > 1 else ''} {', '.join(u.sku_id for u in unit_skus)}"
+                    + (f"; {rule.derivation}" if rule.derivation else ""))
     unit_rows = merge_rows(report, "units", list(doc["units"]), "key", found_u,
-                           lambda ident: {"usd": None, "unit": UNIT_RULES[ident[0]][2], "source": "", "as_of": ""},
+                           lambda ident: {"usd": None, "unit": UNIT_RULES[ident[0]].unit, "source": "", "as_of": ""},
                            list(found_u))
     report.not_found = [nf for nf in report.not_found if nf[0] != "units" or nf[1] in UNIT_RULES]
     report.no_rule = sorted({str(r["key"]) for r in doc["units"]} - set(UNIT_RULES))

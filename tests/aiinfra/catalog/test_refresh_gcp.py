@@ -2,6 +2,8 @@
 
 `data/refresh/gcp_skus_*.json` are SKU list pages in the API's format
 (`skus[].category`, `serviceRegions`, `pricingInfo[].pricingExpression.tieredRates[].unitPrice{units,nanos}`).
+`gcp_skus_units_excerpt.json` holds one SKU per unit key of the catalog (priced at the catalog's us-central1
+figure) and the lookalikes a loose rule would take; its `_note` says what is made up.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from aiinfra.catalog.refresh import RefreshError
+from aiinfra.catalog.refresh import DATA_DIR, RefreshError
 from aiinfra.catalog.refresh import gcp as refresh_gcp
 from aiinfra.cli import main
 
 DATA = Path(__file__).parent / "data" / "refresh"
 COMPUTE = DATA / "gcp_skus_compute_engine_excerpt.json"
 STORAGE = DATA / "gcp_skus_cloud_storage_excerpt.json"
+UNITS = DATA / "gcp_skus_units_excerpt.json"
 
 
 def load(path: Path) -> Any:
@@ -83,7 +86,190 @@ def test_storage_units_skip_dual_region_lookalikes() -> None:
     assert units[("gcs.NEARLINE", "us-central1")]["usd"] == 0.01  # not the dual-region 0.02
     assert units[("gcs.STANDARD", "us-central1")]["note"] == "regional bucket"  # unit notes stay
     assert ("units", "filestore.ZONAL", "us-central1") in report.not_found
-    assert report.no_rule == ["nat.hour"]
+    assert ("units", "nat.hour", "us-central1") in report.not_found  # a rule, but no NAT SKU in this excerpt
+    assert report.no_rule == []
+
+
+# ----------------------------------------------------------------------------------------
+# Per-unit prices: every unit key of the catalog has a rule
+# ----------------------------------------------------------------------------------------
+
+# Unit key -> the SKUs of gcp_skus_units_excerpt.json that price it in us-central1 (nothing else may).
+UNIT_SKUS = {
+    "pd.pd-standard": ["XMPL-PD01-STD0"],
+    "pd.pd-balanced": ["XMPL-PD02-BAL0"],
+    "pd.pd-ssd": ["B188-61DD-52E4"],
+    "pd.hyperdisk-balanced": ["XMPL-HD01-BAL0"],
+    "egress.internet": ["XMPL-EG01-PREM"],
+    "address.external": ["C054-7F72-A02E"],
+    "nat.hour": ["32E2-4EFC-EF9F"],
+    "nat.gb": ["015F-5732-FFF0"],
+    "lb.forwarding_rule": ["XMPL-LB01-MIN0"],
+    "lb.forwarding_rule.additional": ["XMPL-LB02-ADD0"],
+    "lb.data_processed": ["XMPL-LB03-IN00", "XMPL-LB04-OUT0"],
+    "gke.control_plane": ["6B92-A835-08AB", "B561-BFBD-1264"],
+    "artifactregistry.storage": ["8502-299A-ABAF"],
+    "filestore.HIGH_SCALE_SSD": ["XMPL-FS01-HSSD"],
+}
+
+
+def catalog_units() -> list[dict[str, Any]]:
+    return list(load(DATA_DIR / "prices_gcp.json")["units"])
+
+
+def refresh_units(page: dict[str, Any]) -> tuple[dict[tuple[str, str], dict[str, Any]], Any]:
+    new, report = refresh_gcp.refresh_gcp(load(DATA_DIR / "prices_gcp.json"), [],
+                                          list(refresh_gcp.parse_skus([page])), "2026-12-01")
+    return {(r["key"], r["region"]): r for r in new["units"]}, report
+
+
+def without(page: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    return {**page, "skus": [s for s in page["skus"] if s["skuId"] not in ids]}
+
+
+def test_every_unit_key_of_the_catalog_has_a_rule_in_its_unit() -> None:
+    rows = catalog_units()
+    assert sorted({r["key"] for r in rows} - set(refresh_gcp.UNIT_RULES)) == []
+    for row in rows:
+        assert refresh_gcp.UNIT_RULES[row["key"]].unit == row["unit"], row["key"]
+    # and a live refresh asks for every service a rule reads
+    for key, rule in refresh_gcp.UNIT_RULES.items():
+        for service in rule.services:
+            assert refresh_gcp.SERVICE_IDS[service] in refresh_gcp.SERVICES, (key, service)
+    # the units excerpt has SKUs for every key that had no rule before (Cloud Storage and four Filestore tiers had)
+    earlier = {"gcs.STANDARD", "gcs.NEARLINE", "gcs.COLDLINE", "gcs.ARCHIVE", "filestore.BASIC_HDD",
+               "filestore.BASIC_SSD", "filestore.ZONAL", "filestore.REGIONAL", "filestore.ENTERPRISE"}
+    assert set(UNIT_SKUS) == {r["key"] for r in rows} - earlier
+
+
+@pytest.mark.parametrize("key", sorted(set(UNIT_SKUS) - {"nat.hour"}))
+def test_each_new_unit_key_takes_the_catalogs_us_central1_figure_from_its_own_skus(key: str) -> None:
+    before = {(r["key"], r["region"]): r for r in catalog_units()}[(key, "us-central1")]
+    units, report = refresh_units(load(UNITS))
+    row = units[(key, "us-central1")]
+    assert row["usd"] == pytest.approx(before["usd"], abs=1e-12)
+    assert row["as_of"] == "2026-12-01"
+    skus = UNIT_SKUS[key]
+    assert row["source"].endswith(f"SKU{'s' if len(skus) > 1 else ''} {', '.join(skus)}")  # no lookalike among them
+    assert row.get("note") == before.get("note")
+    assert not [c for c in report.changes if c.region == "us-central1" and c.name == key]
+    assert not [i for i in report.ignored if i.startswith(f"{key} ")]
+
+
+def test_nat_hour_is_32_vm_hours_of_the_uptime_sku_which_is_not_the_catalogs_0_044() -> None:
+    units, report = refresh_units(load(UNITS))
+    row = units[("nat.hour", "us-central1")]
+    # $0.0014 per VM-hour (the row's own note) x the 32-VM cap = $0.0448; Google's page rounds it to $0.044
+    assert row["usd"] == pytest.approx(32 * 0.0014)
+    assert row["source"].endswith("SKU 32E2-4EFC-EF9F; x 32 VM-hours: a gateway's hour at the 32-VM cap")
+    change = next(c for c in report.changes if (c.name, c.region) == ("nat.hour", "us-central1"))
+    assert (change.old, change.new) == (0.044, pytest.approx(0.0448))
+
+
+def test_global_skus_price_every_region_of_the_catalog() -> None:
+    units, report = refresh_units(load(UNITS))
+    # one price everywhere: the catalog's europe-west4 figures (x 1.1) give way to the global SKU's
+    assert units[("address.external", "europe-west4")]["usd"] == 0.005
+    assert units[("gke.control_plane", "europe-west4")]["usd"] == 0.1
+    assert units[("nat.gb", "europe-west4")]["usd"] == 0.045
+    assert units[("artifactregistry.storage", "us-west4")]["usd"] == 0.1
+    # regional SKUs price only their region
+    assert units[("pd.hyperdisk-balanced", "europe-west4")]["usd"] == 0.066
+    assert units[("egress.internet", "europe-west4")]["usd"] == 0.132
+    assert ("units", "pd.pd-ssd", "us-east1") in report.not_found
+    assert report.added_rows == []  # no load-balancer rows invented for regions the catalog does not price
+
+
+@pytest.mark.parametrize("key", sorted(UNIT_SKUS))
+def test_lookalikes_alone_price_nothing(key: str) -> None:
+    ids = UNIT_SKUS[key] + (["XMPL-FS02-ZONL"] if key == "filestore.HIGH_SCALE_SSD" else [])
+    units, report = refresh_units(without(load(UNITS), ids))
+    assert ("units", key, "us-central1") in report.not_found
+    assert units[(key, "us-central1")]["as_of"] != "2026-12-01"
+    assert not [i for i in report.ignored if i.startswith(f"{key} ")]
+
+
+@pytest.mark.parametrize("usage", ["Commit1Yr", "Commit3Yr", "Preemptible"])
+def test_commitment_and_spot_skus_are_not_the_list_price(usage: str) -> None:
+    page = load(UNITS)
+    copies = []
+    for sku in page["skus"]:
+        if any(sku["skuId"] in ids for ids in UNIT_SKUS.values()):
+            copy = json.loads(json.dumps(sku))
+            copy["skuId"] = "COPY-" + sku["skuId"]
+            copy["category"]["usageType"] = usage
+            for rate in copy["pricingInfo"][0]["pricingExpression"]["tieredRates"]:
+                rate["unitPrice"]["nanos"] //= 2
+            copies.append(copy)
+    plain, _ = refresh_units(load(UNITS))
+    units, _ = refresh_units({**page, "skus": page["skus"] + copies})
+    for key in UNIT_SKUS:
+        assert units[(key, "us-central1")]["usd"] == plain[(key, "us-central1")]["usd"], key
+        assert "COPY-" not in units[(key, "us-central1")]["source"]
+
+
+def test_high_scale_ssd_falls_back_to_the_zonal_tier_that_replaced_it() -> None:
+    units, _ = refresh_units(without(load(UNITS), ["XMPL-FS01-HSSD"]))
+    row = units[("filestore.HIGH_SCALE_SSD", "us-central1")]
+    assert row["usd"] == 0.25 and row["source"].endswith("SKU XMPL-FS02-ZONL")
+    assert row["source"].startswith("https://cloudbilling.googleapis.com/v1/services/D97E-AB26-5D95/skus")
+
+
+def set_sku(page: dict[str, Any], sku_id: str, unit: str | None = None,
+            tiers: list[tuple[float, float]] | None = None) -> dict[str, Any]:
+    page = json.loads(json.dumps(page))
+    expr = next(s for s in page["skus"] if s["skuId"] == sku_id)["pricingInfo"][0]["pricingExpression"]
+    if unit is not None:
+        expr["usageUnit"] = unit
+    if tiers is not None:
+        expr["tieredRates"] = [{"startUsageAmount": start, "unitPrice": {
+            "currencyCode": "USD", "units": str(int(usd)), "nanos": round((usd - int(usd)) * 1e9)}}
+            for start, usd in tiers]
+    return page
+
+
+def test_units_convert_in_one_table() -> None:
+    # a disk SKU per GiB-hour is x 730 for the catalog's GB-month
+    units, _ = refresh_units(set_sku(load(UNITS), "B188-61DD-52E4", "GiBy.h", [(0, 0.17 / 730)]))
+    assert units[("pd.pd-ssd", "us-central1")]["usd"] == pytest.approx(0.17)
+    # a decimal-GB SKU is converted to the binary GB Google bills
+    units, _ = refresh_units(set_sku(load(UNITS), "B188-61DD-52E4", "GBy.mo", [(0, 0.16)]))
+    assert units[("pd.pd-ssd", "us-central1")]["usd"] == pytest.approx(round(0.16 * 2**30 / 1e9, 6))
+    # a unit the table does not know keeps the row and says why
+    units, report = refresh_units(set_sku(load(UNITS), "B188-61DD-52E4", "TiBy.mo"))
+    kept = units[("pd.pd-ssd", "us-central1")]
+    assert (kept["usd"], kept["as_of"]) == (0.17, "2026-11-28")
+    assert any(i.startswith("pd.pd-ssd us-central1: SKU B188-61DD-52E4 (SSD backed PD Capacity) is priced per TiBy.mo")
+               for i in report.ignored)
+    assert refresh_gcp.UNIT_CONVERSIONS[("h", "hour")] == 1.0
+
+
+def test_egress_is_the_first_tib_tier_the_catalog_names() -> None:
+    # a free allowance before the first-TiB rate is not the rate
+    units, _ = refresh_units(set_sku(load(UNITS), "XMPL-EG01-PREM", tiers=[(0, 0.0), (100, 0.12), (1024, 0.11)]))
+    assert units[("egress.internet", "us-central1")]["usd"] == 0.12
+    # two priced tiers inside the first TiB: no single figure for it
+    units, report = refresh_units(set_sku(load(UNITS), "XMPL-EG01-PREM",
+                                          tiers=[(0, 0.12), (500, 0.115), (1024, 0.11)]))
+    assert units[("egress.internet", "us-central1")]["as_of"] != "2026-12-01"
+    assert any(i.startswith("egress.internet us-central1: SKU XMPL-EG01-PREM") and "first TiB" in i
+               for i in report.ignored)
+
+
+def test_inbound_and_outbound_processing_that_disagree_keep_the_row() -> None:
+    units, report = refresh_units(set_sku(load(UNITS), "XMPL-LB04-OUT0", tiers=[(0, 0.01)]))
+    assert units[("lb.data_processed", "us-central1")]["as_of"] != "2026-12-01"
+    assert any(i.startswith("lb.data_processed us-central1: 2 SKUs match with different prices")
+               for i in report.ignored)
+
+
+def test_command_reads_the_units_excerpt(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["catalog", "refresh", "--data-dir", str(catalog), "--cloud", "gcp", "--gcp-skus", str(UNITS),
+                 "--as-of", "2026-12-01", "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "gcp: 3 rows refreshed" in out  # nat.hour x2 and filestore.ZONAL of the test catalog
+    assert "units  nat.hour  us-central1  usd    0.044  0.0448  +1.82%" in out
 
 
 def test_two_skus_with_different_prices_for_one_row_stop_the_refresh() -> None:
