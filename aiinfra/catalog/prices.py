@@ -70,6 +70,9 @@ class PriceQuote:
     unit: str
     source: str
     as_of: str
+    assumed: str = ""
+    """Set when the hourly figure is not a published price for this region but an assumed one (e.g. "the
+    us-central1 price"), so a report can say so; `aiinfra catalog refresh` replaces such figures."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +106,8 @@ class _Row:
     as_of: str
     no_public_price: str = ""
     spot_source: str = ""
+    assumed: str = ""
+    """What the on-demand figure assumes when it is not the region's published price (row field `assumed`)."""
 
 
 @cache
@@ -119,11 +124,11 @@ def _rows() -> dict[tuple[str, str], _Row]:
         # A machine's bundled GPUs (count and model) are hardware facts: gcp_machines.json.
         out[(r["name"], r["region"])] = _Row(
             r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, "hour", r["source"], r["as_of"],
-            spot_source=r.get("spot_source", ""))
+            spot_source=r.get("spot_source", ""), assumed=r.get("assumed", ""))
     for r in gcp["gpus"]:
         out[(r["name"], r["region"])] = _Row(
             r["name"], r["region"], {"on_demand": r["on_demand"], "spot": r["spot"]}, r["unit"], r["source"],
-            r["as_of"], spot_source=r.get("spot_source", ""))
+            r["as_of"], spot_source=r.get("spot_source", ""), assumed=r.get("assumed", ""))
     return out
 
 
@@ -218,7 +223,8 @@ def hourly_price(name: str, region: str, market: Market | str = Market.ON_DEMAND
         offered = ", ".join(m.value for m, c in _COLUMN.items() if row.prices.get(c) is not None)
         raise PriceError(f"{name!r} in {region} has no {market.value} price; priced markets: {offered}")
     source = row.spot_source if market is Market.SPOT and row.spot_source else row.source
-    return PriceQuote(name, region, market.value, float(value), row.unit, source, row.as_of)
+    assumed = row.assumed if market is Market.ON_DEMAND else ""
+    return PriceQuote(name, region, market.value, float(value), row.unit, source, row.as_of, assumed)
 
 
 def _negotiated(name: str, region: str) -> NegotiatedPrice | None:

@@ -143,7 +143,8 @@ def _quote(name: str, region: str, market: Market) -> tuple[float | None, str, s
         return None, market.value, str(exc).split(". To fix")[0], "", "no public price: see negotiated_prices.json"
     except PriceError:
         return None
-    return q.hourly_usd, q.market, q.source, q.as_of, ""
+    return q.hourly_usd, q.market, q.source, q.as_of, (f"assumed: {q.assumed}, not this region's list price"
+                                                       if q.assumed else "")
 
 
 def _gpu_rows() -> list[tuple[str, str, str, int, str]]:

@@ -149,6 +149,8 @@ def _apply(report: RefreshReport, table: str, row: dict[str, Any], ident: tuple[
             row.pop("note", None)
         if row.get("on_demand") is not None:
             row.pop("no_public_price", None)
+        if hit.values.get("on_demand") is not None:
+            row.pop("assumed", None)  # the list's own price for this region: nothing assumed any more
     return row
 
 

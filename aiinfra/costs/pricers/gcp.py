@@ -50,7 +50,7 @@ def _gcp_machine_price(machine: str, accelerators: Any, spot: bool, ctx: Context
         q = quote(generation.slice_type(chips), ctx, market)
         return q.hourly_usd, f"{machine} {q.market}", chips, generation.name
     q = quote(machine, ctx, market)
-    price, what = q.hourly_usd, f"{machine} {q.market}"
+    price, what = q.hourly_usd, f"{machine} {q.market}" + (f" ({q.assumed}, assumed)" if q.assumed else "")
     count, name = machine_accelerators(machine)
     for acc in accelerators or []:
         gpu = str(get(acc, "type", required=True)).rsplit("/", 1)[-1]
@@ -62,7 +62,7 @@ def _gcp_machine_price(machine: str, accelerators: Any, spot: bool, ctx: Context
         if canonical is None:
             raise Unpriced(f"accelerator type {gpu!r} is not in the accelerator catalog")
         price += n * gq.hourly_usd
-        what += f" + {n} x {gpu}"
+        what += f" + {n} x {gpu}" + (f" ({gq.assumed}, assumed)" if gq.assumed else "")
         count, name = count + n, canonical
     return price, what, count, name
 

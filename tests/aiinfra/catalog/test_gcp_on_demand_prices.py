@@ -185,3 +185,29 @@ def test_the_gcp_stacks_on_demand_capacity_is_unchanged() -> None:
     """The stacks run in us-central1, whose figures are Google's page and agree with the snapshot."""
     assert hourly_price("g2-standard-8", "us-central1", "on-demand").hourly_usd == pytest.approx(0.853627)
     assert hourly_price("a3-highgpu-8g", "us-central1", "on-demand").hourly_usd == pytest.approx(88.49)
+
+
+CONFIRMED_AS_US_CENTRAL1 = 30
+"""us-east1 (24) and us-east5 (N2, E2: 6) rows whose snapshot price is the us-central1 one: confirmed, not assumed."""
+
+
+def test_a_regional_figure_that_is_not_the_regions_list_price_says_so() -> None:
+    """89 rows outside us-central1 have no regional price of their own: the us-central1 figure (77) or 1.1 x it
+    (12, europe-west4 A2/A3). Each carries `assumed`, the quote passes it on, and `aiinfra price` prints it."""
+    rows = _rows()
+    assumed = {k: str(r["assumed"]) for k, r in rows.items() if r.get("assumed")}
+    assert len(assumed) == 89
+    for (name, region), what in assumed.items():
+        central = float(rows[(name, "us-central1")]["on_demand"])  # type: ignore[arg-type]
+        ours = float(rows[(name, region)]["on_demand"])  # type: ignore[arg-type]
+        factor = 1.1 if what.startswith("1.1 x") else 1.0
+        assert ours == pytest.approx(factor * central, rel=1e-5), (name, region)
+        assert not str(rows[(name, region)]["source"]).startswith(SNAPSHOT)
+    # the other rows outside us-central1 with its figure are the ones the snapshot prices as us-central1 does
+    copies = {k for k, r in rows.items() if k[1] != "us-central1" and k not in assumed
+              and r["on_demand"] == rows[(k[0], "us-central1")]["on_demand"]}
+    assert len(copies) == CONFIRMED_AS_US_CENTRAL1 and {region for _, region in copies} == {"us-east1", "us-east5"}
+    quote = hourly_price("a3-highgpu-8g", "us-west4", "on-demand")
+    assert quote.assumed == "the us-central1 price"
+    assert hourly_price("a3-highgpu-8g", "us-west4", "spot").assumed == ""  # spot is the region's own observation
+    assert hourly_price("g2-standard-8", "us-west4", "on-demand").assumed == ""

@@ -391,3 +391,18 @@ def test_command_without_credentials_says_what_to_configure(catalog: Path, capsy
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("error: aws: no credentials; configure read-only credentials (AWS_PROFILE, SSO or OIDC)")
+
+
+def test_a_refreshed_price_clears_what_the_row_assumed() -> None:
+    from aiinfra.catalog.refresh.model import Found, RefreshReport, _apply
+
+    report = RefreshReport(cloud="gcp", as_of="2026-12-01")
+    row = {"name": "a3-highgpu-8g", "region": "us-west4", "on_demand": 88.49, "assumed": "the us-central1 price",
+           "spot": 22.6, "source": "page", "as_of": "2026-11-28", "note": "on_demand is the us-central1 list price"}
+    out = _apply(report, "machine_types", row, ("a3-highgpu-8g", "us-west4"),
+                 Found({"on_demand": 99.6}, "https://cloudbilling.googleapis.com/v1/services/x/skus"))
+    assert "assumed" not in out and "note" not in out and out["on_demand"] == 99.6
+    spot_only = {"name": "a3-highgpu-8g", "region": "us-west4", "on_demand": 88.49, "assumed": "the us-central1 price",
+                 "spot": 22.6, "source": "page", "as_of": "2026-11-28"}
+    kept = _apply(report, "machine_types", spot_only, ("a3-highgpu-8g", "us-west4"), Found({"spot": 21.0}, "skus"))
+    assert kept["assumed"] == "the us-central1 price"  # a new spot price says nothing of on-demand

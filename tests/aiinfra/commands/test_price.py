@@ -16,8 +16,18 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_price_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["price", "p5.48xlarge", "--region", "us-east-1", "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"name", "region", "market", "hourly_usd", "unit", "source", "as_of"}
-    assert (out["name"], out["market"], out["hourly_usd"]) == ("p5.48xlarge", "on-demand", 55.04)
+    assert set(out) == {"name", "region", "market", "hourly_usd", "unit", "source", "as_of", "assumed"}
+    assert (out["name"], out["market"], out["hourly_usd"], out["assumed"]) == ("p5.48xlarge", "on-demand", 55.04, "")
+
+
+def test_price_says_when_a_regional_figure_is_assumed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["price", "a3-highgpu-8g", "--region", "us-west4", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["assumed"] == "the us-central1 price"
+    assert main(["price", "h100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[2]: line for line in lines if "a3-highgpu-8g" in line and "on-demand" in line}
+    assert rows["us-west4"].endswith("assumed: the us-central1 price, not this region's list price")
+    assert "assumed" not in rows["us-central1"]
 
 
 def test_tpu_slice_is_chips_times_chip_hour(capsys: pytest.CaptureFixture[str]) -> None:
