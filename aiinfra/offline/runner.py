@@ -669,6 +669,44 @@ def _serialize_set_properties(inputs: Any, property_deps: dict[str, list[Any]], 
     return _SDK_SERIALIZE_PROPERTIES(inputs, property_deps, *args, **kwargs)
 
 
+_SDK_SERIALIZE_PROPERTY = rpc.serialize_property
+_SCALARS_DIRECTLY = True
+"""Whether a plan serializes plain str/bool/int/float inputs without the SDK's checks (tests turn it off)."""
+
+
+async def _itself(value: Any) -> Any:
+    return value
+
+
+def _serialize_property(value: Any, deps: Any, property_key: Any, *args: Any, **kwargs: Any) -> Any:
+    """`rpc.serialize_property`, a plain scalar answered directly.
+
+    The SDK runs every input value through a dozen checks (sequence, unknown, resource, asset,
+    archive, awaitable, Output, input type, mapping, protobuf Value) before it returns a str, bool,
+    int or float as it is: about two thirds of the values a dev plan serializes. An exact str, bool,
+    int or float is returned as it is here (str enums and other subclasses, and the SDK's protobuf
+    Value mode, go to the SDK). A coroutine either way, as the callers await it.
+    """
+    kind = type(value)
+    if (kind is str or kind is bool or kind is int or kind is float) and not kwargs.get("return_protobuf_value") \
+            and (len(args) < 6 or not args[5]):  # args[5]: return_protobuf_value passed by position
+        return _itself(value)
+    return _SDK_SERIALIZE_PROPERTY(value, deps, property_key, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def _scalars_serialized_directly() -> Iterator[None]:
+    """Plain scalars serialized without the SDK's checks while a plan runs (its function restored afterwards)."""
+    if not _SCALARS_DIRECTLY:
+        yield
+        return
+    rpc.serialize_property = _serialize_property
+    try:
+        yield
+    finally:
+        rpc.serialize_property = _SDK_SERIALIZE_PROPERTY
+
+
 @contextlib.contextmanager
 def _set_inputs_only() -> Iterator[None]:
     """Unset inputs left out before serializing while a plan runs (the SDK's function restored afterwards)."""
@@ -712,7 +750,8 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
         with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata(), \
-                _plain_option_copies(), _set_inputs_only(), _outputs_read_back():
+                _plain_option_copies(), _set_inputs_only(), _outputs_read_back(), \
+                _scalars_serialized_directly():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:

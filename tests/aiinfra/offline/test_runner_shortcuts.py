@@ -358,3 +358,29 @@ def test_plain_keeps_its_meaning_for_every_kind_of_value() -> None:
                      "enum": _Colour.RED, "t": ["a", 1], "secret": "[secret]", "u": "[unknown]",
                      "sentinel": rpc.UNKNOWN, "r": "bucket", "other": "p"}
     assert type(plain["f"]) is int and type(plain["b"]) is bool and type(plain["enum"]) is _Colour
+
+
+@pytest.mark.parametrize("stack", ["dev", "gcp-dev", "staging", "prod", "gcp-prod"])
+def test_scalars_serialized_directly_give_the_sdks_plan(stack: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = load_stack_config(Path(__file__).resolve().parents[3], stack)
+    direct = _everything(run_plan(cfg))
+    monkeypatch.setattr(runner, "_SCALARS_DIRECTLY", False)  # every value through the SDK's serializer
+    assert _everything(run_plan(cfg)) == direct
+
+
+@pytest.mark.parametrize("value", ["x", True, 0, 3, 2**70, 1.5, float("nan"), _Colour.RED, None, [1, "a", _Colour.RED],
+                                   {"k": 1, "e": _Colour.RED}, ("t", 2), rpc.UNKNOWN, Unknown()])
+def test_scalars_serialized_directly_are_what_the_sdk_serializes(value: Any) -> None:
+    async def both() -> tuple[Any, Any]:
+        ours = await runner._serialize_property(value, [], "key")
+        sdk = await runner._SDK_SERIALIZE_PROPERTY(value, [], "key")
+        return ours, sdk
+
+    ours, sdk = asyncio.run(both())
+    assert repr(ours) == repr(sdk) and type(ours) is type(sdk)
+
+
+def test_scalars_are_serialized_directly_only_while_a_plan_runs(tmp_path: Path) -> None:
+    seen, _ = _seen_while_a_plan_runs(tmp_path, lambda: rpc.serialize_property)
+    assert seen == [runner._serialize_property]
+    assert rpc.serialize_property is runner._SDK_SERIALIZE_PROPERTY
