@@ -430,17 +430,28 @@ def _deserialize_read_back(props_struct: Any, keep_unknowns: bool | None = None,
 
 
 @contextlib.contextmanager
-def _outputs_read_back() -> Iterator[None]:
-    """Registration outputs handed back without their wire round trip while a plan runs (the SDK's
-    function restored and the answers dropped afterwards)."""
-    if not _READ_BACK_OUTPUTS:
+def _rpc_swapped(name: str, ours: Any, enabled: bool = True) -> Iterator[None]:
+    """`rpc.<name>` is `ours` while a plan runs, the SDK's own restored afterwards (`enabled=False`, the
+    tests' switch, leaves the SDK's in place)."""
+    if not enabled:
         yield
         return
-    rpc.deserialize_properties = _deserialize_read_back
+    saved = getattr(rpc, name)
+    setattr(rpc, name, ours)
     try:
         yield
     finally:
-        rpc.deserialize_properties = _SDK_DESERIALIZE_PROPERTIES
+        setattr(rpc, name, saved)
+
+
+@contextlib.contextmanager
+def _outputs_read_back() -> Iterator[None]:
+    """Registration outputs handed back without their wire round trip while a plan runs (the SDK's
+    function restored and the answers dropped afterwards)."""
+    try:
+        with _rpc_swapped("deserialize_properties", _deserialize_read_back, _READ_BACK_OUTPUTS):
+            yield
+    finally:
         _READ_BACK.clear()
 
 
@@ -536,17 +547,6 @@ def _resolve_output(res: pulumi.Resource, data: asyncio.Future[Any], value: Any,
         data.set_exception(failed)
     else:
         data.set_result(_OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret))
-
-
-@contextlib.contextmanager
-def _direct_outputs() -> Iterator[None]:
-    """Resources' output properties as single-future Outputs while a plan runs (restored afterwards)."""
-    saved = rpc.transfer_properties
-    rpc.transfer_properties = _transfer_properties
-    try:
-        yield
-    finally:
-        rpc.transfer_properties = saved
 
 
 _REMEMBERED_MAX = 20_000  # entries per function; the six stacks' plans use about 1,700 annotation objects
@@ -695,32 +695,6 @@ def _serialize_property(value: Any, deps: Any, property_key: Any, *args: Any, **
 
 
 @contextlib.contextmanager
-def _scalars_serialized_directly() -> Iterator[None]:
-    """Plain scalars serialized without the SDK's checks while a plan runs (its function restored afterwards)."""
-    if not _SCALARS_DIRECTLY:
-        yield
-        return
-    rpc.serialize_property = _serialize_property
-    try:
-        yield
-    finally:
-        rpc.serialize_property = _SDK_SERIALIZE_PROPERTY
-
-
-@contextlib.contextmanager
-def _set_inputs_only() -> Iterator[None]:
-    """Unset inputs left out before serializing while a plan runs (the SDK's function restored afterwards)."""
-    if not _LEAVE_OUT_UNSET:
-        yield
-        return
-    rpc.serialize_properties = _serialize_set_properties
-    try:
-        yield
-    finally:
-        rpc.serialize_properties = _SDK_SERIALIZE_PROPERTIES
-
-
-@contextlib.contextmanager
 def _program_environment(cfg: StackConfig) -> Iterator[None]:
     """cwd and sys.path as the language host sets them; no PULUMI_CONFIG* leaking in."""
     saved_env = {k: v for k, v in os.environ.items() if k.startswith("PULUMI_CONFIG")}
@@ -749,9 +723,10 @@ def run_plan(cfg: StackConfig, preview: bool = True, mocks: pulumi.runtime.Mocks
     asyncio.set_event_loop(loop)
     callbacks = _OfflineCallbacks(monitor, loop)
     try:
-        with _program_environment(cfg), _no_source_positions(), _direct_outputs(), _cached_type_metadata(), \
-                _plain_option_copies(), _set_inputs_only(), _outputs_read_back(), \
-                _scalars_serialized_directly():
+        with _program_environment(cfg), _no_source_positions(), _cached_type_metadata(), _plain_option_copies(), \
+                _rpc_swapped("transfer_properties", _transfer_properties), \
+                _rpc_swapped("serialize_properties", _serialize_set_properties, _LEAVE_OUT_UNSET), \
+                _rpc_swapped("serialize_property", _serialize_property, _SCALARS_DIRECTLY), _outputs_read_back():
             _configure(monitor, cfg, preview, callbacks)
 
             def program() -> None:
