@@ -123,13 +123,8 @@ class GcpGpuGroup(pulumi.ComponentResource):
         g = args.group
         child = pulumi.ResourceOptions(parent=self)
 
-        sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(g.name, name),
-                                        display_name=f"GPU group {g.name}", opts=child)
-        for role in _PROJECT_ROLES:
-            gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=args.project, role=role,
-                                   member=sa.member, opts=child)
-        gcp.storage.BucketIAMMember(f"{name}-bucket-read", bucket=args.bucket_name, role="roles/storage.objectViewer",
-                                    member=sa.member, opts=child)
+        sa = workload_account(name, g.name, f"GPU group {g.name}", args.project, _PROJECT_ROLES, args.bucket_name,
+                              "roles/storage.objectViewer", "bucket-read", child)
 
         placement = None
         if uses_compact_placement(g, args.tier):
@@ -239,3 +234,17 @@ def account_id(short: str, unique: str) -> str:
     """A service account id (6-30 characters, project-unique): the short name plus a hash of the
     full component name, so two stacks in one project do not collide."""
     return f"{short[:20]}-{hashlib.sha256(unique.encode()).hexdigest()[:6]}"
+
+
+def workload_account(name: str, short: str, display_name: str, project: pulumi.Input[str],
+                     roles: tuple[str, ...], bucket: pulumi.Input[str], bucket_role: str, bucket_binding: str,
+                     opts: pulumi.ResourceOptions) -> gcp.serviceaccount.Account:
+    """The least-privilege service account a GPU group's or TPU slice's VMs run as: the project roles
+    given, and `bucket_role` on the stack's bucket (binding `{name}-{bucket_binding}`)."""
+    sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(short, name), display_name=display_name,
+                                    opts=opts)
+    for role in roles:
+        gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=project, role=role, member=sa.member, opts=opts)
+    gcp.storage.BucketIAMMember(f"{name}-{bucket_binding}", bucket=bucket, role=bucket_role, member=sa.member,
+                                opts=opts)
+    return sa

@@ -17,7 +17,7 @@ import pulumi_gcp as gcp
 from aiinfra.catalog.rules.gcp import queued_tpu_service_account
 from aiinfra.catalog.tpu import TpuSlice, tpu_slice
 from components.compute.config import TpuPodSpec, TpuPurchase
-from components.compute.gcp_gpu_group import account_id
+from components.compute.gcp_gpu_group import workload_account
 from components.compute.tpu_queued import QueuedResource, queued_resource_body
 
 # What a TPU VM needs: read/write checkpoints in the bucket, logs, metrics, and (for JAX/XLA on
@@ -104,13 +104,8 @@ class TpuPod(pulumi.ComponentResource):
             return
 
         # A TPU VM, or a spot slice queued with the `spot` tier: the same least-privilege account either way.
-        sa = gcp.serviceaccount.Account(f"{name}-sa", account_id=account_id(pod.name, name),
-                                        display_name=f"TPU {pod.name}", opts=child)
-        for role in _PROJECT_ROLES:
-            gcp.projects.IAMMember(f"{name}-{role.split('/')[1]}", project=args.project, role=role,
-                                   member=sa.member, opts=child)
-        gcp.storage.BucketIAMMember(f"{name}-bucket", bucket=args.bucket_name, role="roles/storage.objectUser",
-                                    member=sa.member, opts=child)
+        sa = workload_account(name, pod.name, f"TPU {pod.name}", args.project, _PROJECT_ROLES, args.bucket_name,
+                              "roles/storage.objectUser", "bucket", child)
         self.service_account_email = sa.email
         if pod.queued:
             # Spot through a queued resource (REST API, components/compute/tpu_queued.py): create returns once
