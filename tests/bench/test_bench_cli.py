@@ -13,32 +13,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
 @pytest.mark.parametrize(
     ("script", "option"),
     [("compression.py", "--teacher-hidden"), ("serving.py", "--teacher-hidden")],
 )
 def test_bench_help_runs(script: str, option: str) -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--help"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _bench(script, "--help")
     assert result.returncode == 0, result.stderr[-2000:]
     assert option in result.stdout
 
 
 def test_bad_teacher_hidden_exits_2() -> None:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "serving.py"), "--teacher-hidden", "wide"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _bench("serving.py", "--teacher-hidden", "wide")
     assert result.returncode == 2, result.stderr[-2000:]
     assert "--teacher-hidden" in result.stderr
 
